@@ -118,6 +118,20 @@ def _syntax_finding(path: str, line: int, column: int, message: str) -> Finding:
     )
 
 
+def _syntax_error_finding(path: str, source: str, exc: cst.ParserSyntaxError) -> Finding:
+    """Python's own parser words syntax errors best and points at the right column."""
+    try:
+        ast.parse(source)
+    except SyntaxError as py_exc:
+        if py_exc.lineno:
+            column = max(py_exc.offset or 1, 1)
+            return _syntax_finding(path, py_exc.lineno, column, f"syntax error: {py_exc.msg}")
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    line, column = max(exc.editor_line, 1), max(exc.editor_column, 1)
+    return _syntax_finding(path, line, column, f"syntax error: {_one_line(exc.message)}")
+
+
 def check_source(
     source: str | bytes,
     path: str,
@@ -153,10 +167,7 @@ def check_source(
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         if SyntaxErrorRule.code in settings.enabled:
-            message = f"syntax error: {_one_line(exc.message)}"
-            result.findings.append(
-                _syntax_finding(path, max(exc.editor_line, 1), max(exc.editor_column, 1), message)
-            )
+            result.findings.append(_syntax_error_finding(path, source, exc))
         return result
     except (RecursionError, MemoryError, ValueError) as exc:
         if SyntaxErrorRule.code in settings.enabled:
