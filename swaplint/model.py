@@ -27,6 +27,7 @@ their limits are documented in the README and in each rule's docs.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -93,7 +94,7 @@ class Function:
     cls: cst.ClassDef | None  # the class whose body holds the def directly
     qualname: str  # "server_loop", "Server.loop", "outer.<locals>.inner"
     children: dict[str, list[Function]] = field(default_factory=dict)
-    receives: list[Receive] = field(default_factory=list)
+    receives: list[Receive] = field(default_factory=list)  # the receives that wait
     calls: list[CallSite] = field(default_factory=list)  # calls to functions of the file
     receive_whiles: list[cst.While] = field(default_factory=list)
     cycle: Cycle | None = None
@@ -135,6 +136,9 @@ class Receive:
     function: Function | None
     has_timeout: bool
     label: str  # how messages show the call, e.g. "self.inbox.get()"
+    #: False for polls that never wait (`get_nowait()`, `get(False)`, `select(..., 0)`):
+    #: they count as having a timeout, but do not make a loop a process loop.
+    waits: bool = True
 
 
 @dataclass(eq=False)
@@ -506,6 +510,14 @@ class _Resolver:
         return None
 
 
+class _Wait(enum.Enum):
+    """How long a receive may block."""
+
+    FOREVER = "forever"  # no timeout
+    TIMEOUT = "timeout"  # a timeout that is not zero
+    POLL = "poll"  # never waits: get_nowait(), get(False), a zero timeout
+
+
 class _Receives:
     """Which calls are receives, and whether they have a timeout."""
 
@@ -513,22 +525,22 @@ class _Receives:
         self.resolver = resolver
         self.extra = frozenset(extra)
 
-    def classify(self, record: _CallRecord) -> tuple[bool, str] | None:
-        """(has_timeout, label) when the call is a receive, else None."""
+    def classify(self, record: _CallRecord) -> tuple[bool, bool, str] | None:
+        """(has_timeout, waits, label) when the call is a receive, else None."""
         call = record.node
         func = call.func
         resolved = self.resolver.resolve(func, record.function)
         text = dotted_name(func)
-        timeout = self._shape(call, resolved, text)
-        if timeout is None:
+        wait = self._shape(call, resolved, text)
+        if wait is None:
             return None
         label = f"{text or _short(func)}()"
-        if not timeout:
-            timeout = self._wrapped_with_timeout(record)
-        return timeout, label
+        if wait is _Wait.FOREVER and self._wrapped_with_timeout(record):
+            wait = _Wait.TIMEOUT
+        return wait is not _Wait.FOREVER, wait is not _Wait.POLL, label
 
-    def _shape(self, call: cst.Call, resolved: str | None, text: str | None) -> bool | None:
-        """None: not a receive; else whether the call itself carries a timeout."""
+    def _shape(self, call: cst.Call, resolved: str | None, text: str | None) -> _Wait | None:
+        """None: not a receive; else how long the call itself may block."""
         func = call.func
         if resolved == f"{RUNTIME}.receive":
             return self._timeout_arg(call, "timeout", 0)
@@ -543,18 +555,16 @@ class _Receives:
         if attr == "get":
             return self._queue_get(call, positional)
         if attr == "get_nowait" and not call.args:
-            return True
-        if attr in ("recv", "recv_bytes") and not call.args:
-            return False
-        if attr == "accept" and not call.args:
-            return False
+            return _Wait.POLL
+        if attr in ("recv", "recv_bytes", "accept") and not call.args:
+            return _Wait.FOREVER
         if attr == "select" and len(positional) <= 1:
             if positional and not _timeout_like(positional[0].value):
                 return None
             return self._timeout_arg(call, "timeout", 0)
         return None
 
-    def _queue_get(self, call: cst.Call, positional: list[cst.Arg]) -> bool | None:
+    def _queue_get(self, call: cst.Call, positional: list[cst.Arg]) -> _Wait | None:
         keywords = {a.keyword.value for a in call.args if a.keyword is not None}
         if keywords - {"block", "timeout"} or len(positional) > 2:
             return None
@@ -568,17 +578,22 @@ class _Receives:
             if block is None:
                 return None  # `d.get(key)`: not a queue
             if not block:
-                return True  # non-blocking: as good as a timeout
+                return _Wait.POLL  # non-blocking: as good as a timeout
         return self._timeout_arg(call, "timeout", 1)
 
     @staticmethod
-    def _timeout_arg(call: cst.Call, keyword: str, slot: int | None) -> bool:
+    def _timeout_arg(call: cst.Call, keyword: str, slot: int | None) -> _Wait:
+        """The timeout the call passes by keyword or in its positional slot."""
         arg = _keyword(call, keyword)
         if arg is None and slot is not None:
             positional = _positional(call)
             if len(positional) > slot:
                 arg = positional[slot]
-        return arg is not None and not _is_none(arg.value)
+        if arg is None or _is_none(arg.value):
+            return _Wait.FOREVER
+        if isinstance(arg.value, (cst.Integer, cst.Float)) and arg.value.evaluated_value == 0:
+            return _Wait.POLL
+        return _Wait.TIMEOUT
 
     def _wrapped_with_timeout(self, record: _CallRecord) -> bool:
         wrapper = record.wrapper
@@ -586,7 +601,7 @@ class _Receives:
             positional = _positional(wrapper)
             first = positional[0] if positional else _keyword(wrapper, "fut")
             if first is not None and first.value is record.node:
-                if self._timeout_arg(wrapper, "timeout", 1):
+                if self._timeout_arg(wrapper, "timeout", 1) is not _Wait.FOREVER:
                     return True
         for with_node in record.timeout_withs:
             for item in with_node.items:
@@ -688,11 +703,11 @@ def build_model(
         classified = receives.classify(record)
         if classified is None:
             continue
-        has_timeout, label = classified
+        has_timeout, waits, label = classified
         fn = None if record.in_lambda else record.function
-        receive = Receive(record.node, fn, has_timeout, label)
+        receive = Receive(record.node, fn, has_timeout, label, waits)
         model.receives[record.node] = receive
-        if fn is not None:
+        if fn is not None and waits:
             fn.receives.append(receive)
             if record.whiles and record.whiles[-1] not in fn.receive_whiles:
                 fn.receive_whiles.append(record.whiles[-1])  # the outermost
