@@ -220,6 +220,7 @@ def _resolve(tree: cst.Module, context: RuleContext, path: str, source: str) -> 
             end_column=end_column,
             message=report.message,
             severity=report.rule.severity,
+            function=report.function,
         )
         key = (finding.code, line, column)
         if key in seen or is_suppressed(finding, lines):

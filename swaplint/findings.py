@@ -28,6 +28,8 @@ class Finding:
     end_column: int
     message: str
     severity: Severity
+    #: The loop function the finding is about ("server_loop", "Server.run"), if any.
+    function: str | None = None
     # Extra facts a formatter may show (e.g. the verifier's verdict); never part of identity.
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -47,6 +49,8 @@ class Finding:
             "message": self.message,
             "severity": self.severity.value,
         }
+        if self.function is not None:
+            data["function"] = self.function
         data.update(self.extra)
         return data
 

@@ -61,6 +61,7 @@ def test_finding_fields_are_one_based_and_cover_the_span():
         "end_column": 10,  # exclusive: the `while` keyword
         "message": finding.message,
         "severity": "error",
+        "function": "worker",
     }
     assert "`worker`" in finding.message and "return w.worker(...)" in finding.message
 

@@ -20,7 +20,7 @@ import libcst as cst
 from swaplint.findings import Severity
 
 if TYPE_CHECKING:
-    from swaplint.model import FileModel
+    from swaplint.model import FileModel, Function
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Report:
     node: cst.CSTNode
     message: str
     length: int | None = None  # report only the first ``length`` characters of the node
+    function: str | None = None  # qualified name of the loop function concerned
 
 
 @dataclass
@@ -57,8 +58,16 @@ class Rule(cst.BatchableCSTVisitor):
     def model(self) -> FileModel:
         return self.context.model
 
-    def report(self, node: cst.CSTNode, message: str, *, length: int | None = None) -> None:
-        self.context.reports.append(Report(type(self), node, message, length))
+    def report(
+        self,
+        node: cst.CSTNode,
+        message: str,
+        *,
+        function: Function | None = None,
+        length: int | None = None,
+    ) -> None:
+        qualname = function.qualname if function is not None else None
+        self.context.reports.append(Report(type(self), node, message, length, qualname))
 
     # -- documentation -------------------------------------------------------------
     @classmethod

@@ -79,4 +79,5 @@ class MissingAfter(Rule):
             f"`{receive.label}` in loop `{fn.name}` waits with no timeout: an idle process "
             "never reaches its upgrade path and is killed when a third version loads; "
             "give it a timeout and re-enter through the module when it expires",
+            function=fn,
         )

@@ -65,4 +65,5 @@ class NonTailReentry(Rule):
             f"`{site.callee.name}` is re-entered outside tail position in `{site.caller.name}`: "
             "the caller's frame stays on the stack, pinning the old version, one frame per "
             "message; make the call the whole value of a `return`",
+            function=site.caller,
         )

@@ -70,5 +70,6 @@ class PinnedLoop(Rule):
             node,
             f"`{fn.name}` loops in a `while` that never returns into new code: the frame "
             f"runs the version it was entered with forever; {advice}",
+            function=fn,
             length=len("while"),
         )

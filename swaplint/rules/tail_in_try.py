@@ -87,4 +87,5 @@ class TailInTry(Rule):
             f"`{site.callee.name}` is re-entered inside {where} in `{site.caller.name}`: "
             "not a tail call, so every message stacks a frame that pins the old version "
             "(killed at the next purge); re-enter after the block instead",
+            function=site.caller,
         )

@@ -83,4 +83,4 @@ class UnqualifiedRecursion(Rule):
             )
         else:
             advice = f"call it as `{hint}` on the upgrade path"
-        self.report(node.name, f"{subject} only by local calls; {advice}")
+        self.report(node.name, f"{subject} only by local calls; {advice}", function=head)
