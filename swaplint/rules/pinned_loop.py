@@ -2,8 +2,10 @@
 
 ## What it does
 Flags the `while` of an iterative process loop (a `while` whose test or body
-receives a message) when the function never returns a module-qualified call to a
-loop function of its file.
+waits for a message) when the function never returns a module-qualified call to a
+loop function of its file. Nested loops are reported once, at the outermost `while`
+that waits. A loop that only polls (`get_nowait()`, `get(False)`, a zero timeout)
+drains a queue and ends; it is not a process loop and is not flagged.
 
 ## Why is this bad?
 Reloading a module changes what its names refer to, never the code of a frame
