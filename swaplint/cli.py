@@ -1,0 +1,480 @@
+"""The ``swaplint`` command: ``check``, ``rule CODE`` and ``rules``.
+
+Exit codes (as ruff's):
+
+* 0 -- no findings, or ``--exit-zero``;
+* 1 -- findings were reported;
+* 2 -- a usage error, a bad configuration, or an internal error. A rule that crashed
+  on a file, or a path that does not exist, is reported on stderr and the run goes
+  on; it ends with 2 only when no finding explains a failure (findings give 1).
+  ``--exit-zero`` silences findings, not those problems: they still give 2.
+
+Adding an option to ``check``: add a ``click.option`` to :data:`CHECK_OPTIONS` and
+a field of the same name to :class:`CheckOptions`; :func:`run_check` reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+
+from swaplint import __version__
+from swaplint.config import (
+    Config,
+    ConfigError,
+    PatternSet,
+    Selection,
+    expand_selector,
+    find_config_file,
+    load_config,
+    resolve_selection,
+)
+from swaplint.discovery import Excluder, discover, is_path_excluded
+from swaplint.findings import FileResult, Finding, RuleError
+from swaplint.output import FORMAT_NAMES, RunReport, SourceCache, get_formatter, rule_url
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Setting this environment variable shows the traceback of an internal error.
+DEBUG_ENV = "SWAPLINT_DEBUG"
+
+
+def _error(message: str) -> None:
+    """One line on stderr, prefixed so it stands out in pre-commit and CI logs."""
+    click.echo(f"swaplint: error: {' '.join(message.split())}", err=True)
+
+
+class SwaplintError(click.ClickException):
+    """A problem that stops the run with exit code 2 (bad configuration, unwritable output)."""
+
+    exit_code = 2
+
+
+class SwaplintGroup(click.Group):
+    """A click group whose errors are one line on stderr and whose crashes exit 2."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            rv = super().main(
+                args, prog_name or "swaplint", complete_var, standalone_mode=False, **extra
+            )
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message(), err=True)
+            code = 2
+        except click.ClickException as exc:  # UsageError, BadParameter, SwaplintError
+            _error(exc.format_message())
+            code = 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        except click.Abort:
+            _error("interrupted")
+            code = 130
+        except Exception as exc:  # noqa: BLE001 - never a bare traceback
+            if os.environ.get(DEBUG_ENV):
+                traceback.print_exc()
+            _error(f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for a traceback)")
+            code = 2
+        else:
+            code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+@click.group(cls=SwaplintGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="swaplint", message="%(prog)s %(version)s")
+def cli() -> None:
+    """swaplint: find loops that cannot be hot-swapped."""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script ``swaplint``."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="swaplint")
+
+
+# -- option helpers -------------------------------------------------------------------
+
+
+def _split(values: Sequence[str]) -> tuple[str, ...]:
+    """``--select A,B --select C`` -> ``(A, B, C)``."""
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def _codes(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    codes = _split(value)
+    for code in codes:
+        try:
+            expand_selector(code)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return codes
+
+
+def _patterns(ctx: click.Context, param: click.Parameter, value: Sequence[str]) -> tuple[str, ...] | None:
+    return _split(value) if value else None
+
+
+def _color_enabled(no_color: bool, stream: TextIO) -> bool:
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _format_option(*, extra_help: str = "") -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(FORMAT_NAMES, case_sensitive=False),
+        default="text",
+        show_default=True,
+        help="Output format." + extra_help,
+    )
+
+
+# -- swaplint check -----------------------------------------------------------------------
+
+#: The options of ``swaplint check``, in the order ``--help`` shows them.
+CHECK_OPTIONS: list[Callable[[F], F]] = [
+    click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
+    click.option("--select", multiple=True, callback=_codes, metavar="CODES",
+                 help="Rule codes or prefixes to enable (comma-separated; replaces the configured selection)."),
+    click.option("--ignore", multiple=True, callback=_codes, metavar="CODES",
+                 help="Rule codes or prefixes to disable."),
+    click.option("--extend-select", multiple=True, callback=_codes, metavar="CODES",
+                 help="Rule codes or prefixes to enable on top of the selection."),
+    click.option("--exclude", multiple=True, callback=_patterns, metavar="PATTERNS",
+                 help="Gitignore-style patterns to exclude (replaces the configured and default excludes)."),
+    click.option("--extend-exclude", multiple=True, callback=_patterns, metavar="PATTERNS",
+                 help="Gitignore-style patterns to exclude in addition to the others."),
+    _format_option(),
+    click.option("--output-file", "-o", type=click.Path(dir_okay=False, path_type=str),
+                 help="Write the output to this file instead of stdout."),
+    click.option("--exit-zero", is_flag=True, help="Exit with 0 even when there are findings."),
+    click.option("--statistics", is_flag=True, help="Show the number of findings per rule instead of the findings."),
+    click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=str),
+                 help="Use this configuration file (pyproject.toml or swaplint.toml) instead of searching."),
+    click.option("--no-color", is_flag=True, help="Never colour the output (NO_COLOR is honoured too)."),
+    click.option("--quiet", "-q", is_flag=True, help="Print findings only: no summary line."),
+    click.option("--force-exclude", is_flag=True,
+                 help="Apply excludes to paths named on the command line too (for pre-commit)."),
+    click.option("--stdin-filename", type=str, metavar="PATH",
+                 help="The name of the file read from stdin (with the path '-')."),
+    click.version_option(__version__, "--version", prog_name="swaplint", message="%(prog)s %(version)s"),
+]
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """The parsed options of ``swaplint check`` (one field per option)."""
+
+    paths: tuple[str, ...] = ()
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] | None = None
+    output_format: str = "text"
+    output_file: str | None = None
+    exit_zero: bool = False
+    statistics: bool = False
+    config_path: str | None = None
+    no_color: bool = False
+    quiet: bool = False
+    force_exclude: bool = False
+    stdin_filename: str | None = None
+
+
+def check_options(func: F) -> F:
+    for option in reversed(CHECK_OPTIONS):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@check_options
+@click.pass_context
+def check(ctx: click.Context, **kwargs: Any) -> None:
+    """Check files and directories (default: the current one) for hot-swap hazards.
+
+    PATHS are files or directories; '-' reads source from stdin.
+    """
+    kwargs["output_format"] = kwargs["output_format"].lower()
+    ctx.exit(run_check(CheckOptions(**kwargs)))
+
+
+def load_settings_config(opts: CheckOptions, paths: Sequence[str]) -> Config:
+    """The configuration for this run: ``--config``, or the file found above the first path."""
+    try:
+        if opts.config_path:
+            return load_config(opts.config_path)
+        first = paths[0] if paths else "."
+        if first == "-":
+            first = opts.stdin_filename or "."
+        found = find_config_file(first)
+        return load_config(found) if found else Config()
+    except ConfigError as exc:
+        raise SwaplintError(str(exc)) from None
+
+
+def make_excluder(opts: CheckOptions, config: Config, cwd: Path) -> Excluder:
+    patterns: list[PatternSet] = []
+    use_defaults = True
+    if opts.exclude is not None:
+        patterns.append(PatternSet(cwd, opts.exclude))
+        use_defaults = False
+    elif config.exclude is not None:
+        patterns.append(PatternSet(config.root, config.exclude))
+        use_defaults = False
+    patterns.append(PatternSet(config.root, config.extend_exclude))
+    if opts.extend_exclude:
+        patterns.append(PatternSet(cwd, opts.extend_exclude))
+    return Excluder(patterns=patterns, use_default_excludes=use_defaults)
+
+
+class SettingsFactory:
+    """The engine settings of each file: the run's selection minus its per-file ignores."""
+
+    def __init__(self, opts: CheckOptions, config: Config) -> None:
+        from swaplint.engine import Settings
+
+        try:
+            enabled = resolve_selection(
+                Selection(config.select, config.extend_select, config.ignore),
+                Selection(opts.select, opts.extend_select or (), opts.ignore or ()),
+            )
+        except ValueError as exc:  # already validated; belt and braces
+            raise SwaplintError(str(exc)) from None
+        self.config = config
+        self.base = Settings(
+            enabled=enabled,
+            receive_calls=config.receive_calls,
+            spawn_calls=config.spawn_calls,
+            src=config.src,
+        )
+        self._by_ignored: dict[frozenset[str], Settings] = {}
+
+    def for_path(self, path: str) -> Any:
+        ignored = self.config.ignored_codes_for(path)
+        if not ignored:
+            return self.base
+        if ignored not in self._by_ignored:
+            from dataclasses import replace
+
+            self._by_ignored[ignored] = replace(self.base, enabled=self.base.enabled - ignored)
+        return self._by_ignored[ignored]
+
+
+def run_check(opts: CheckOptions) -> int:
+    """Run ``swaplint check``; returns the exit code."""
+    from swaplint.engine import check_source
+    from swaplint.runner import Task
+
+    cwd = Path(os.getcwd())
+    paths = list(opts.paths) or ["."]
+    config = load_settings_config(opts, paths)
+    settings = SettingsFactory(opts, config)
+    excluder = make_excluder(opts, config, cwd)
+    sources = SourceCache()
+
+    # stdin ("-") first, in its place among the paths.
+    results: list[FileResult] = []
+    if "-" in paths:
+        paths = [p for p in paths if p != "-"]
+        name = opts.stdin_filename or "-"
+        if not (opts.force_exclude and opts.stdin_filename and is_path_excluded(name, excluder)):
+            data = sys.stdin.buffer.read()
+            result = check_source(data, name, settings.for_path(name))
+            results.append(result)
+            sources.add_text(name, data.decode("utf-8", errors="replace"))
+
+    found = discover(paths, excluder, force_exclude=opts.force_exclude) if paths else None
+    if found is not None:
+        tasks = [Task(f.disk_path, f.display_path, settings.for_path(f.disk_path)) for f in found.files]
+        for f in found.files:
+            sources.add_file(f.display_path, f.disk_path)
+        results.extend(run_tasks(tasks, opts))
+    missing = found.missing if found is not None else []
+
+    findings: list[Finding] = sorted(
+        (f for r in results for f in r.findings), key=Finding.sort_key
+    )
+    errors: list[RuleError] = [e for r in results for e in r.errors]
+    for path in missing:
+        _error(f"path not found: {path}")
+    for err in errors:
+        if err.code == "engine":
+            _error(f"the engine crashed on {err.path}: {err.error}")
+        else:
+            _error(f"rule {err.code} crashed on {err.path}: {err.error}")
+
+    output = open_output(opts.output_file)
+    try:
+        report = RunReport(
+            findings=findings,
+            errors=errors,
+            files_checked=len(results),
+            missing=list(missing),
+            sources=sources,
+            root=cwd,
+            color=opts.output_file is None and _color_enabled(opts.no_color, output),
+            quiet=opts.quiet,
+        )
+        if opts.statistics:
+            write_statistics(report, output, opts.output_format)
+        else:
+            get_formatter(opts.output_format)(report, output)
+        output.flush()
+    finally:
+        if output is not sys.stdout and opts.output_file is not None:
+            output.close()
+
+    if findings and not opts.exit_zero:
+        return 1
+    if errors or missing:
+        return 2
+    return 0
+
+
+def run_tasks(tasks: list[Any], opts: CheckOptions) -> list[FileResult]:
+    """Check the files on disk (the one place later options like ``--jobs`` plug in)."""
+    from swaplint.runner import check_files
+
+    return check_files(tasks)
+
+
+def open_output(path: str | None) -> TextIO:
+    if path is None:
+        return sys.stdout
+    try:
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, exist_ok=True)
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise SwaplintError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_statistics(report: RunReport, stream: TextIO, output_format: str) -> None:
+    """``--statistics``: the number of findings per rule (JSON with ``--format json``)."""
+    from swaplint.rules import RULES
+
+    counts: dict[str, int] = {}
+    for finding in report.findings:
+        counts[finding.code] = counts.get(finding.code, 0) + 1
+    rows = [
+        {"code": r.code, "name": r.name, "severity": r.severity.value, "count": counts[r.code]}
+        for r in RULES
+        if r.code in counts
+    ]
+    rows += [
+        {"code": c, "name": "", "severity": "", "count": n}
+        for c, n in sorted(counts.items())
+        if c not in {r["code"] for r in rows}
+    ]
+    rows.sort(key=lambda r: (-r["count"], r["code"]))
+    if output_format == "json":
+        json.dump(rows, stream, indent=2)
+        stream.write("\n")
+        return
+    width = max((len(str(r["count"])) for r in rows), default=1)
+    for row in rows:
+        stream.write(f"{str(row['count']).rjust(width)}  {row['code']}  {row['name']}\n")
+    if not report.quiet:
+        stream.write(report.summary() + "\n")
+
+
+# -- swaplint rule / rules ---------------------------------------------------------------
+
+
+def _rule_json(rule: Any) -> dict[str, Any]:
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "severity": rule.severity.value,
+        "summary": rule.summary(),
+        "url": rule_url(rule.code),
+        "doc": rule.doc(),
+    }
+
+
+def _get_rule(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    from swaplint.rules import get_rule
+
+    try:
+        return get_rule(value.strip())
+    except KeyError:
+        raise click.BadParameter(f"unknown rule code '{value}'", ctx=ctx, param=param) from None
+
+
+@cli.command("rule")
+@click.argument("code", callback=_get_rule)
+@click.option("--format", "output_format", type=click.Choice(("text", "json"), case_sensitive=False),
+              default="text", show_default=True, help="Output format.")
+@click.option("--no-color", is_flag=True, help="Never colour the output.")
+def rule_command(code: Any, output_format: str, no_color: bool) -> None:
+    """Show the documentation of a rule, e.g. swaplint rule SWL001."""
+    rule = code
+    stdout = sys.stdout
+    if output_format.lower() == "json":
+        json.dump(_rule_json(rule), stdout, indent=2)
+        stdout.write("\n")
+        return
+    from rich.markdown import Markdown
+
+    from swaplint.output.text import make_console
+
+    console = make_console(stdout, _color_enabled(no_color, stdout), wrap=True)
+    header = f"# {rule.code} {rule.name}\n\nSeverity: **{rule.severity.value}**. Docs: <{rule_url(rule.code)}>\n\n"
+    console.print(Markdown(header + rule.doc()))
+
+
+@cli.command("rules")
+@click.option("--format", "output_format", type=click.Choice(("text", "json"), case_sensitive=False),
+              default="text", show_default=True, help="Output format.")
+@click.option("--no-color", is_flag=True, help="Never colour the output.")
+def rules_command(output_format: str, no_color: bool) -> None:
+    """List every rule: code, name, severity and what it flags."""
+    from swaplint.rules import RULES
+
+    stdout = sys.stdout
+    if output_format.lower() == "json":
+        json.dump([_rule_json(r) for r in RULES], stdout, indent=2)
+        stdout.write("\n")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    from swaplint.output.text import make_console, severity_style
+
+    table = Table(show_lines=False, header_style="bold")
+    table.add_column("Code", no_wrap=True)
+    table.add_column("Name", no_wrap=True)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Summary")
+    for rule in RULES:
+        table.add_row(
+            rule.code, rule.name, Text(rule.severity.value, style=severity_style(rule.severity)), rule.summary()
+        )
+    console = make_console(stdout, _color_enabled(no_color, stdout), wrap=True)
+    console.print(table)
+
+
+if __name__ == "__main__":  # python -m swaplint.cli
+    main()

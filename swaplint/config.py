@@ -1,0 +1,348 @@
+"""Configuration: ``[tool.swaplint]`` in ``pyproject.toml``, or ``swaplint.toml`` / ``.swaplint.toml``.
+
+The file is found by walking up from the first path on the command line. In one
+directory ``.swaplint.toml`` wins over ``swaplint.toml``, which wins over
+``pyproject.toml`` (as ruff does); a ``pyproject.toml`` without a
+``[tool.swaplint]`` table is skipped and the walk goes on upwards.
+
+Every setting that names files (``exclude``, ``extend-exclude``,
+``per-file-ignores``, ``src``) is relative to the directory of the file that set
+it. Command-line options override the file: see :func:`resolve_selection`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pathspec
+
+#: Files that configure swaplint, in order of precedence within one directory.
+CONFIG_FILENAMES: tuple[str, ...] = (".swaplint.toml", "swaplint.toml", "pyproject.toml")
+
+#: The keys a configuration may set, with what each expects (used in error messages).
+KNOWN_KEYS: dict[str, str] = {
+    "select": "a list of rule codes or prefixes",
+    "ignore": "a list of rule codes or prefixes",
+    "extend-select": "a list of rule codes or prefixes",
+    "exclude": "a list of gitignore-style patterns",
+    "extend-exclude": "a list of gitignore-style patterns",
+    "per-file-ignores": "a table mapping a glob to a list of rule codes or prefixes",
+    "receive-calls": "a list of dotted names",
+    "spawn-calls": "a list of dotted names",
+    "src": "a list of directories",
+    "verify": "a table",
+}
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used. ``str()`` is one line naming the file and key."""
+
+
+@dataclass(frozen=True)
+class PatternSet:
+    """Gitignore-style patterns anchored at a directory (the config file's, or the cwd)."""
+
+    base: Path
+    patterns: tuple[str, ...]
+
+    @property
+    def spec(self) -> pathspec.PathSpec:
+        return _compile(self.patterns)
+
+    def matches(self, path: str | os.PathLike[str], *, is_dir: bool = False) -> bool:
+        """Whether the path (absolute, or relative to the cwd) matches one of the patterns."""
+        if not self.patterns:
+            return False
+        rel = _relative_posix(path, self.base)
+        if rel is None:
+            return False
+        if is_dir:
+            rel += "/"
+        return self.spec.match_file(rel)
+
+
+_SPEC_CACHE: dict[tuple[str, ...], pathspec.PathSpec] = {}
+
+
+def _compile(patterns: tuple[str, ...]) -> pathspec.PathSpec:
+    spec = _SPEC_CACHE.get(patterns)
+    if spec is None:
+        spec = _SPEC_CACHE[patterns] = pathspec.GitIgnoreSpec.from_lines(patterns)
+    return spec
+
+
+def _relative_posix(path: str | os.PathLike[str], base: Path) -> str | None:
+    """``path`` relative to ``base`` in POSIX form, or ``None`` when it is not under it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        rel = absolute.relative_to(base)
+    except ValueError:
+        return None
+    text = rel.as_posix()
+    return None if text in ("", ".") else text
+
+
+@dataclass(frozen=True)
+class PerFileIgnore:
+    pattern: str
+    codes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Config:
+    """One configuration file, validated. Empty (all defaults) when there is no file."""
+
+    path: Path | None = None
+    #: Directory the file's relative paths are anchored at (the cwd when there is no file).
+    root: Path = field(default_factory=lambda: Path(os.getcwd()))
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] = ()
+    per_file_ignores: tuple[PerFileIgnore, ...] = ()
+    receive_calls: tuple[str, ...] = ()
+    spawn_calls: tuple[str, ...] = ()
+    #: ``src`` roots as absolute paths.
+    src: tuple[str, ...] = ()
+    #: The raw ``[tool.swaplint.verify]`` table (not validated here; the verifier reads it).
+    verify: dict[str, Any] = field(default_factory=dict)
+    #: The whole raw table, for later features.
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def ignored_codes_for(self, path: str | os.PathLike[str]) -> frozenset[str]:
+        """The codes ``per-file-ignores`` turns off for this file."""
+        codes: set[str] = set()
+        for entry in self.per_file_ignores:
+            if PatternSet(self.root, (entry.pattern,)).matches(path):
+                codes |= entry.codes
+        return frozenset(codes)
+
+
+# -- finding the file ----------------------------------------------------------------
+
+
+def find_config_file(start: str | os.PathLike[str]) -> Path | None:
+    """The configuration file for ``start``: walk up from it (or from its directory)."""
+    directory = Path(os.path.abspath(start))
+    if not directory.is_dir():
+        directory = directory.parent
+    for candidate_dir in (directory, *directory.parents):
+        for name in CONFIG_FILENAMES:
+            candidate = candidate_dir / name
+            if not candidate.is_file():
+                continue
+            if name == "pyproject.toml" and not _has_swaplint_table(candidate):
+                continue
+            return candidate
+    return None
+
+
+def _has_swaplint_table(pyproject: Path) -> bool:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        # A broken pyproject.toml that might hold our table: load_config reports it.
+        try:
+            return "[tool.swaplint" in pyproject.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "swaplint" in tool
+
+
+# -- loading and validating ----------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate one configuration file. Raises :class:`ConfigError`."""
+    file = Path(os.path.abspath(path))
+    shown = os.fspath(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{shown}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"{shown}: cannot read configuration: {reason}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{shown}: invalid TOML: {exc}") from None
+    if file.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        table = tool.get("swaplint", {}) if isinstance(tool, dict) else {}
+        prefix = "tool.swaplint."
+        if not isinstance(table, dict):
+            raise ConfigError(f"{shown}: 'tool.swaplint' must be a table")
+    else:
+        table, prefix = data, ""
+    return config_from_dict(table, path=file, shown=shown, prefix=prefix)
+
+
+def config_from_dict(
+    table: Mapping[str, Any],
+    *,
+    path: Path | None = None,
+    shown: str | None = None,
+    prefix: str = "",
+) -> Config:
+    """Validate a configuration table (the keys of ``[tool.swaplint]``)."""
+    where = shown or (os.fspath(path) if path else "<config>")
+    root = path.parent if path else Path(os.getcwd())
+
+    def fail(key: str, expected: str, value: Any) -> ConfigError:
+        return ConfigError(
+            f"{where}: '{prefix}{key}' must be {expected}, got {_describe(value)}"
+        )
+
+    unknown = [k for k in table if k not in KNOWN_KEYS]
+    if unknown:
+        known = ", ".join(sorted(KNOWN_KEYS))
+        return_key = unknown[0]
+        raise ConfigError(f"{where}: unknown key '{prefix}{return_key}' (expected one of: {known})")
+
+    def string_list(key: str) -> tuple[str, ...] | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail(key, KNOWN_KEYS[key], value)
+        return tuple(value)
+
+    def code_list(key: str, value: Any = None, label: str | None = None) -> tuple[str, ...] | None:
+        if value is None:
+            values = string_list(key)
+        else:
+            values = value
+        if values is None:
+            return None
+        for selector in values:
+            try:
+                expand_selector(selector)
+            except ValueError as exc:
+                raise ConfigError(f"{where}: '{prefix}{label or key}': {exc}") from None
+        return tuple(values)
+
+    per_file: list[PerFileIgnore] = []
+    if "per-file-ignores" in table:
+        raw_pfi = table["per-file-ignores"]
+        if not isinstance(raw_pfi, dict):
+            raise fail("per-file-ignores", KNOWN_KEYS["per-file-ignores"], raw_pfi)
+        for pattern, codes in raw_pfi.items():
+            label = f'per-file-ignores."{pattern}"'
+            if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+                raise ConfigError(
+                    f"{where}: '{prefix}{label}' must be a list of rule codes or prefixes, "
+                    f"got {_describe(codes)}"
+                )
+            code_list("per-file-ignores", tuple(codes), label)
+            per_file.append(PerFileIgnore(pattern, expand_selectors(codes)))
+
+    verify = table.get("verify", {})
+    if not isinstance(verify, dict):
+        raise fail("verify", KNOWN_KEYS["verify"], verify)
+
+    src = string_list("src") or ()
+    return Config(
+        path=path,
+        root=root,
+        select=code_list("select"),
+        ignore=code_list("ignore") or (),
+        extend_select=code_list("extend-select") or (),
+        exclude=string_list("exclude"),
+        extend_exclude=string_list("extend-exclude") or (),
+        per_file_ignores=tuple(per_file),
+        receive_calls=_dotted_names("receive-calls", string_list("receive-calls"), where, prefix),
+        spawn_calls=_dotted_names("spawn-calls", string_list("spawn-calls"), where, prefix),
+        src=tuple(os.path.normpath(root / s) for s in src),
+        verify=dict(verify),
+        raw=dict(table),
+    )
+
+
+def _dotted_names(
+    key: str, values: tuple[str, ...] | None, where: str, prefix: str
+) -> tuple[str, ...]:
+    for value in values or ():
+        if not value or not all(part.isidentifier() for part in value.split(".")):
+            raise ConfigError(
+                f"{where}: '{prefix}{key}' must be a list of dotted names, got {value!r}"
+            )
+    return values or ()
+
+
+def _describe(value: Any) -> str:
+    kinds = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }
+    if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+        bad = next(v for v in value if not isinstance(v, str))
+        return f"an array containing {kinds.get(type(bad), type(bad).__name__)} ({bad!r})"
+    return f"{kinds.get(type(value), type(value).__name__)} ({value!r})"
+
+
+# -- rule selection ------------------------------------------------------------------
+
+
+def all_codes() -> tuple[str, ...]:
+    from swaplint.rules import RULES
+
+    return tuple(rule.code for rule in RULES)
+
+
+def expand_selector(selector: str) -> frozenset[str]:
+    """The codes a selector stands for: a code, a prefix (``SWL00``) or ``ALL``.
+
+    Raises ``ValueError`` naming the selector when it matches no rule.
+    """
+    text = selector.strip().upper()
+    codes = all_codes()
+    if text == "ALL":
+        return frozenset(codes)
+    matched = frozenset(c for c in codes if text and c.startswith(text))
+    if not matched:
+        raise ValueError(f"unknown rule code or prefix '{selector}'")
+    return matched
+
+
+def expand_selectors(selectors: Iterable[str]) -> frozenset[str]:
+    result: set[str] = set()
+    for selector in selectors:
+        result |= expand_selector(selector)
+    return frozenset(result)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One layer of rule selection (the file's, then the command line's)."""
+
+    select: Sequence[str] | None = None
+    extend_select: Sequence[str] = ()
+    ignore: Sequence[str] = ()
+
+
+def resolve_selection(*layers: Selection) -> frozenset[str]:
+    """The enabled codes after applying each layer in turn, as ruff does.
+
+    A layer's ``select`` replaces everything before it (including earlier ignores);
+    then its ``extend-select`` adds and its ``ignore`` removes. With no ``select``
+    anywhere, every rule is enabled.
+    """
+    enabled = frozenset(all_codes())
+    for layer in layers:
+        if layer.select is not None:
+            enabled = expand_selectors(layer.select)
+        enabled = enabled | expand_selectors(layer.extend_select)
+        enabled = enabled - expand_selectors(layer.ignore)
+    return enabled

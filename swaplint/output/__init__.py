@@ -1,0 +1,137 @@
+"""Formatters: turn the findings of a run into text, concise, JSON, SARIF or GitHub output.
+
+A formatter is a function ``write(report, stream)``: it only reads the
+:class:`RunReport` (findings, rule errors, how many files were checked) and writes
+to ``stream``. One small module per format; :data:`FORMATS` maps the names the
+``--format`` option accepts to them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from swaplint.findings import Finding, RuleError, Severity
+
+#: Where each rule's documentation lives; a rule's anchor is its lower-case code.
+RULE_DOCS_URL = "https://github.com/swaplint/swaplint/blob/main/docs/rules.md"
+#: The project's home page.
+HOMEPAGE_URL = "https://github.com/swaplint/swaplint"
+
+
+def rule_url(code: str) -> str:
+    """The documentation link of a rule, e.g. ``.../docs/rules.md#swl001``."""
+    return f"{RULE_DOCS_URL}#{code.lower()}"
+
+
+class SourceCache:
+    """The text of checked files, by display path, read lazily (only files with findings)."""
+
+    def __init__(self) -> None:
+        self._disk: dict[str, str] = {}
+        self._text: dict[str, list[str]] = {}
+
+    def add_file(self, display_path: str, disk_path: str) -> None:
+        self._disk[display_path] = disk_path
+
+    def add_text(self, display_path: str, text: str) -> None:
+        self._text[display_path] = text.splitlines()
+
+    def lines(self, display_path: str) -> list[str]:
+        """The file's lines (without line ends); empty when it cannot be read."""
+        if display_path not in self._text:
+            disk = self._disk.get(display_path, display_path)
+            try:
+                data = Path(disk).read_bytes()
+            except OSError:
+                self._text[display_path] = []
+            else:
+                self._text[display_path] = _decode(data).splitlines()
+        return self._text[display_path]
+
+
+def _decode(data: bytes) -> str:
+    from swaplint.engine import decode_source
+
+    try:
+        return decode_source(data)
+    except (UnicodeDecodeError, SyntaxError, LookupError):
+        return data.decode("utf-8", errors="replace")
+
+
+@dataclass
+class RunReport:
+    """Everything a formatter may show about one run."""
+
+    findings: list[Finding]
+    errors: list[RuleError] = field(default_factory=list)
+    files_checked: int = 0
+    #: Command-line paths that do not exist.
+    missing: list[str] = field(default_factory=list)
+    sources: SourceCache = field(default_factory=SourceCache)
+    #: The directory SARIF URIs are relative to (``%SRCROOT%``): the working directory.
+    root: Path = field(default_factory=lambda: Path(os.getcwd()))
+    color: bool = False
+    quiet: bool = False
+
+    @property
+    def execution_successful(self) -> bool:
+        return not self.errors and not self.missing
+
+    def counts(self) -> tuple[int, int]:
+        """(errors, warnings) among the findings."""
+        errors = sum(1 for f in self.findings if f.severity is Severity.ERROR)
+        return errors, len(self.findings) - errors
+
+    def summary(self) -> str:
+        """``Found 7 findings in 3 files (2 errors, 5 warnings)`` or ``All checks passed!``."""
+        if not self.findings:
+            return "All checks passed!"
+        errors, warnings = self.counts()
+        files = len({f.path for f in self.findings})
+        return (
+            f"Found {_plural(len(self.findings), 'finding')} in {_plural(files, 'file')} "
+            f"({_plural(errors, 'error')}, {_plural(warnings, 'warning')})"
+        )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+Formatter = Callable[[RunReport, TextIO], None]
+
+
+def _formats() -> dict[str, Formatter]:
+    from swaplint.output import concise, github, json, sarif, text
+
+    return {
+        "text": text.write,
+        "concise": concise.write,
+        "json": json.write,
+        "sarif": sarif.write,
+        "github": github.write,
+    }
+
+
+#: The names ``--format`` accepts, in the order the help lists them.
+FORMAT_NAMES: Sequence[str] = ("text", "concise", "json", "sarif", "github")
+
+
+def get_formatter(name: str) -> Formatter:
+    return _formats()[name]
+
+
+__all__ = [
+    "FORMAT_NAMES",
+    "HOMEPAGE_URL",
+    "RULE_DOCS_URL",
+    "Formatter",
+    "RunReport",
+    "SourceCache",
+    "get_formatter",
+    "rule_url",
+]

@@ -1,0 +1,138 @@
+"""The default, human format: findings grouped by file, each with its source and a caret.
+
+```
+examples/idle.py
+  4:11 SWL003 [warning] `receive()` in loop `server_loop` waits with no timeout: ...
+     |
+   4 |     msg = receive()
+     |           ^^^^^^^^^
+     = verification: {"verdict": "confirmed"}
+
+Found 1 finding in 1 file (0 errors, 1 warning)
+```
+
+Colour only when the stream is a terminal (the CLI decides; ``NO_COLOR`` and
+``--no-color`` turn it off).
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import groupby
+from typing import Any, TextIO
+
+from rich.cells import cell_len
+from rich.console import Console
+from rich.text import Text
+
+from swaplint.findings import Finding, Severity
+from swaplint.output import RunReport
+
+#: At most this many source lines of a multi-line span are shown.
+MAX_SPAN_LINES = 4
+TAB_WIDTH = 4
+
+
+def make_console(stream: TextIO, color: bool, *, wrap: bool = False) -> Console:
+    """A rich console on ``stream``; findings are never wrapped unless ``wrap`` (docs, tables)."""
+    return Console(
+        file=stream,
+        force_terminal=color,
+        no_color=not color,
+        color_system="auto" if color else None,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=not wrap,
+        width=None if (wrap or color) else 10_000,
+    )
+
+
+def severity_style(severity: Severity) -> str:
+    return "bold red" if severity is Severity.ERROR else "bold yellow"
+
+
+def write(report: RunReport, stream: TextIO) -> None:
+    console = make_console(stream, report.color)
+    for path, group in groupby(report.findings, key=lambda f: f.path):
+        console.print(Text(path, style="bold underline"))
+        for finding in group:
+            _write_finding(console, finding, report.sources.lines(path))
+        console.print()
+    if not report.quiet:
+        style = "bold green" if not report.findings else "bold"
+        console.print(Text(report.summary(), style=style))
+
+
+def _write_finding(console: Console, finding: Finding, lines: list[str]) -> None:
+    style = severity_style(finding.severity)
+    head = Text("  ")
+    head.append(f"{finding.line}:{finding.column}", style="cyan")
+    head.append(" ")
+    head.append(finding.code, style=style)
+    head.append(f" [{finding.severity.value}] ", style=style)
+    head.append(finding.message)
+    console.print(head)
+    for row in source_excerpt(finding, lines):
+        console.print(_styled_row(row, style))
+    for key, value in finding.extra.items():
+        console.print(Text(f"     = {key}: {format_extra(value)}", style="dim"))
+
+
+def format_extra(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, sort_keys=False, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _styled_row(row: tuple[str, str, str], caret_style: str) -> Text:
+    gutter, bar, body = row
+    text = Text()
+    text.append(gutter, style="blue")
+    text.append(bar, style="blue")
+    if gutter.strip():
+        text.append(body)
+    else:
+        text.append(body, style=caret_style)
+    return text
+
+
+def source_excerpt(finding: Finding, lines: list[str]) -> list[tuple[str, str, str]]:
+    """Rows ``(gutter, " | ", text)``: the flagged line(s), each followed by its carets."""
+    first, last = finding.line, max(finding.end_line, finding.line)
+    if not lines or first > len(lines):
+        return []
+    last = min(last, len(lines))
+    shown = list(range(first, last + 1))
+    elided = False
+    if len(shown) > MAX_SPAN_LINES:
+        shown = shown[: MAX_SPAN_LINES - 1] + [last]
+        elided = True
+    width = max(len(str(n)) for n in shown) + 2
+    blank = " " * width
+    rows: list[tuple[str, str, str]] = [(blank, "|", "")]
+    for index, number in enumerate(shown):
+        if elided and index == len(shown) - 1:
+            rows.append((" " * (width - 4) + "... ", "|", ""))
+        raw = lines[number - 1]
+        display = raw.expandtabs(TAB_WIDTH)
+        start = finding.column if number == first else _indent(raw) + 1
+        end = finding.end_column if number == finding.end_line else len(raw) + 1
+        start_cells = _cells(raw, start - 1)
+        end_cells = _cells(raw, max(end - 1, start))
+        carets = "^" * max(end_cells - start_cells, 1)
+        rows.append((str(number).rjust(width - 1) + " ", "|", " " + display))
+        rows.append((blank, "|", " " + " " * start_cells + carets))
+    return rows
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _cells(line: str, chars: int) -> int:
+    """Display width of the first ``chars`` code points of ``line`` (tabs expanded)."""
+    return cell_len(line[: max(chars, 0)].expandtabs(TAB_WIDTH))

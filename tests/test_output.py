@@ -1,0 +1,244 @@
+"""Output formats: text, concise, JSON, SARIF (schema-valid, stable fingerprints), GitHub."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from swaplint.findings import Finding, RuleError, Severity
+from swaplint.output import RULE_DOCS_URL, RunReport, SourceCache, rule_url
+from swaplint.output import github as github_format
+from swaplint.output import json as json_format
+from swaplint.output import sarif as sarif_format
+from swaplint.output import text as text_format
+from swaplint.rules import RULES
+from tests.conftest import CLEAN, FLAGGED
+
+SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "sarif" / "sarif-schema-2.1.0.json"
+
+
+def make_finding(**changes) -> Finding:
+    values = dict(
+        code="SWL003", name="missing-after", path="a.py", line=2, column=7, end_line=2,
+        end_column=16, message="waits with no timeout", severity=Severity.WARNING,
+    )
+    values.update(changes)
+    return Finding(**values)
+
+
+def render(write, report) -> str:
+    out = io.StringIO()
+    write(report, out)
+    return out.getvalue()
+
+
+# -- text -----------------------------------------------------------------------------------
+
+
+def test_text_groups_by_file_with_caret_and_summary(project, write, run):
+    write("server.py", FLAGGED)
+    write("z/other.py", FLAGGED)
+    result = run("check", "server.py", "z/other.py")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "server.py"
+    assert lines[1].startswith("  3:5 SWL002 [error] `server_loop` re-enters itself")
+    assert lines[2:5] == ["   |", " 3 | def server_loop(state):", "   |     ^^^^^^^^^^^"]
+    assert lines[5].startswith("  4:11 SWL003 [warning] ")
+    assert lines[7:9] == [" 4 |     msg = receive()", "   |           ^^^^^^^^^"]
+    assert "z/other.py" in lines
+    assert lines[-1] == "Found 4 findings in 2 files (2 errors, 2 warnings)"
+
+
+def test_text_summary_wording():
+    one = RunReport(findings=[make_finding()])
+    assert one.summary() == "Found 1 finding in 1 file (0 errors, 1 warning)"
+    assert RunReport(findings=[]).summary() == "All checks passed!"
+
+
+def test_text_multiline_span_tabs_and_extra():
+    sources = SourceCache()
+    sources.add_text("a.py", "x = (\n\tfoo,\n    bar)\n")
+    finding = make_finding(line=1, column=5, end_line=3, end_column=9, extra={"verification": {"verdict": "confirmed"}})
+    out = render(text_format.write, RunReport(findings=[finding], sources=sources))
+    lines = out.splitlines()
+    assert " 1 | x = (" in lines and "   |     ^" in lines
+    assert " 2 |     foo," in lines and "   |     ^^^^" in lines  # tab expanded, caret aligned
+    assert " 3 |     bar)" in lines and "   |     ^^^^" in lines
+    assert '     = verification: {"verdict": "confirmed"}' in lines
+
+
+def test_text_survives_missing_source():
+    finding = make_finding(path="gone.py", line=40)
+    out = render(text_format.write, RunReport(findings=[finding]))
+    assert "40:7 SWL003 [warning] waits with no timeout" in out
+
+
+# -- concise ----------------------------------------------------------------------------------
+
+
+def test_concise(project, write, run):
+    write("server.py", FLAGGED)
+    result = run("check", "--format", "concise", "server.py")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("server.py:3:5: SWL002 `server_loop` re-enters itself only by local calls")
+    assert lines[1].startswith("server.py:4:11: SWL003 `receive()` in loop `server_loop`")
+    assert lines[2] == "Found 2 findings in 1 file (1 error, 1 warning)"
+
+
+# -- json -------------------------------------------------------------------------------------
+
+
+def test_json_shape_and_key_order(project, write, run):
+    write("server.py", FLAGGED)
+    data = json.loads(run("check", "--format", "json", "server.py").stdout)
+    keys = list(data[0])
+    assert keys[:9] == [
+        "code", "name", "path", "line", "column", "end_line", "end_column", "message", "severity",
+    ]
+    assert keys[-1] == "url"  # after every key of Finding.to_dict (no extra here)
+    assert data[0]["url"] == f"{RULE_DOCS_URL}#swl002" == rule_url("SWL002")
+    assert (data[1]["code"], data[1]["line"], data[1]["column"], data[1]["end_column"]) == ("SWL003", 4, 11, 20)
+    assert run("check", "--format", "json", "--stdin-filename", "counter.py", "-", input=CLEAN).stdout.strip() == "[]"
+
+
+def test_json_passes_extra_through():
+    finding = make_finding(extra={"verification": {"verdict": "confirmed", "steps": 3}})
+    data = json.loads(render(json_format.write, RunReport(findings=[finding])))
+    assert list(data[0])[-2:] == ["url", "verification"]
+    assert data[0]["verification"] == {"verdict": "confirmed", "steps": 3}
+
+
+# -- github -----------------------------------------------------------------------------------
+
+
+def test_github_workflow_commands(project, write, run):
+    write("server.py", FLAGGED)
+    lines = run("check", "--format", "github", "server.py").stdout.splitlines()
+    assert lines[0].startswith(
+        "::error file=server.py,line=3,col=5,endLine=3,endColumn=16,title=SWL002 unqualified-recursion::"
+    )
+    assert lines[1].startswith("::warning file=server.py,line=4,col=11,endLine=4,endColumn=20,title=SWL003 missing-after::")
+    assert len(lines) == 2
+
+
+def test_github_escaping_and_multiline():
+    finding = make_finding(path="dir,x/a:b.py", message="100% bad\r\nreally", line=1, end_line=3)
+    line = github_format.format_finding(finding)
+    assert line == (
+        "::warning file=dir%2Cx/a%3Ab.py,line=1,endLine=3,title=SWL003 missing-after::100%25 bad%0D%0Areally"
+    )
+
+
+# -- sarif ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sarif_schema() -> dict:
+    if not SARIF_SCHEMA.is_file():
+        pytest.skip(f"the SARIF schema is not at {SARIF_SCHEMA} (CI keeps shared/ beside the clone)")
+    return json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+
+
+def validate(schema: dict, document: dict) -> None:
+    # The validator of the draft the schema declares, and Draft 7 as the brief asks.
+    declared = jsonschema.validators.validator_for(schema)
+    for validator_class in {declared, jsonschema.Draft7Validator}:
+        validator_class.check_schema(schema)
+        errors = sorted(validator_class(schema).iter_errors(document), key=lambda e: list(e.path))
+        assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
+
+
+def test_sarif_validates_and_carries_what_github_uses(project, write, run, sarif_schema):
+    write("server.py", FLAGGED)
+    write("pkg/bad file.py", "def f(:\n")
+    result = run("check", "--format", "sarif", ".")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    validate(sarif_schema, document)
+
+    assert document["version"] == "2.1.0"
+    run_ = document["runs"][0]
+    driver = run_["tool"]["driver"]
+    assert driver["name"] == "swaplint" and driver["version"] and driver["informationUri"].startswith("https://")
+    assert [r["id"] for r in driver["rules"]] == [r.code for r in RULES]
+    for descriptor in driver["rules"]:
+        assert descriptor["name"] and descriptor["shortDescription"]["text"] and descriptor["fullDescription"]["text"]
+        assert descriptor["help"]["text"] and descriptor["help"]["markdown"]
+        assert descriptor["defaultConfiguration"]["level"] in ("error", "warning")
+        assert descriptor["properties"]["tags"]
+    assert run_["columnKind"] == "unicodeCodePoints"
+    assert run_["originalUriBaseIds"]["%SRCROOT%"]["uri"] == project.as_uri() + "/"
+    assert run_["invocations"][0]["executionSuccessful"] is True
+
+    results = run_["results"]
+    assert [r["ruleId"] for r in results] == ["SWL999", "SWL002", "SWL003"]
+    for r in results:
+        assert driver["rules"][r["ruleIndex"]]["id"] == r["ruleId"]
+        assert r["partialFingerprints"]
+    bad, swl002, swl003 = results
+    assert bad["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "pkg/bad%20file.py", "uriBaseId": "%SRCROOT%"}
+    assert swl003["level"] == "warning" and swl002["level"] == "error"
+    assert swl003["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 4, "startColumn": 11, "endLine": 4, "endColumn": 20,
+    }
+    assert swl003["message"]["text"].startswith("`receive()` in loop `server_loop`")
+
+
+def test_sarif_fingerprints_survive_moved_lines(project, write, run):
+    write("server.py", FLAGGED)
+    before = json.loads(run("check", "--format", "sarif", "server.py").stdout)["runs"][0]["results"]
+    write("server.py", '"""A docstring."""\n\nimport os\n\n\n' + FLAGGED)
+    after = json.loads(run("check", "--format", "sarif", "server.py").stdout)["runs"][0]["results"]
+    assert [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in after] == [8, 9]
+    assert [r["partialFingerprints"] for r in after] == [r["partialFingerprints"] for r in before]
+    # ...but changing the flagged line changes its fingerprint
+    write("server.py", FLAGGED.replace("msg = receive()", "message = receive()"))
+    changed = json.loads(run("check", "--format", "sarif", "server.py").stdout)["runs"][0]["results"]
+    assert changed[0]["partialFingerprints"] == before[0]["partialFingerprints"]
+    assert changed[1]["partialFingerprints"] != before[1]["partialFingerprints"]
+
+
+def test_sarif_identical_lines_get_distinct_fingerprints():
+    sources = SourceCache()
+    sources.add_text("a.py", "x\n    msg = receive()\n    msg = receive()\n")
+    report = RunReport(findings=[make_finding(line=2), make_finding(line=3)], sources=sources)
+    first, second = sarif_format.fingerprints(report)
+    assert first != second
+
+
+def test_sarif_rule_crash_and_extra(project, sarif_schema, tmp_path):
+    sources = SourceCache()
+    sources.add_text("a.py", "x\n    msg = receive()\n")
+    finding = make_finding(extra={"verification": {"verdict": "confirmed"}})
+    report = RunReport(
+        findings=[finding],
+        errors=[RuleError("SWL001", "a.py", "RuntimeError: boom")],
+        missing=["nope.py"],
+        sources=sources,
+        root=project,
+    )
+    document = json.loads(render(sarif_format.write, report))
+    validate(sarif_schema, document)
+    invocation = document["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    texts = [n["message"]["text"] for n in invocation["toolExecutionNotifications"]]
+    assert texts == ["rule SWL001 crashed: RuntimeError: boom", "path not found: nope.py"]
+    assert invocation["toolExecutionNotifications"][0]["associatedRule"]["id"] == "SWL001"
+    assert document["runs"][0]["results"][0]["properties"] == {"verification": {"verdict": "confirmed"}}
+
+
+def test_sarif_file_outside_srcroot_gets_absolute_uri(project, tmp_path):
+    outside = tmp_path / "elsewhere" / "m.py"
+    location = sarif_format.artifact_location(str(outside), project)
+    assert location == {"uri": outside.as_uri()}
+
+
+def test_sarif_output_file_from_cli(project, write, run, sarif_schema):
+    write("server.py", FLAGGED)
+    result = run("check", "--format", "sarif", "-o", "results.sarif", "server.py")
+    assert result.exit_code == 1 and result.stdout == ""
+    validate(sarif_schema, json.loads((project / "results.sarif").read_text(encoding="utf-8")))
