@@ -28,7 +28,8 @@ class Finding:
     end_column: int
     message: str
     severity: Severity
-    #: The loop function the finding is about ("server_loop", "Server.run"), if any.
+    #: The function the finding is about ("server_loop", "Server.run"): the loop, or for
+    #: SWL004 the function that spawns it (None at module level).
     function: str | None = None
     # Extra facts a formatter may show (e.g. the verifier's verdict); never part of identity.
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

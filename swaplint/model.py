@@ -178,6 +178,7 @@ class Spawn:
     call: cst.Call
     target: Function
     label: str  # e.g. "threading.Thread(...).start()"
+    spawner: Function | None  # the function that makes the call (None: module level)
 
 
 @dataclass
@@ -766,7 +767,7 @@ def build_model(
             continue
         found = spawner.classify(record)
         if found is not None and found[0].is_loop:
-            model.spawns[record.node] = Spawn(record.node, found[0], found[1])
+            model.spawns[record.node] = Spawn(record.node, found[0], found[1], record.function)
     return model
 
 

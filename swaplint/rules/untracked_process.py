@@ -70,5 +70,5 @@ class UntrackedProcess(Rule):
             f"process running loop `{spawn.target.name}` is started by `{spawn.label}` and "
             "its handle is thrown away: no upgrade message can reach it; keep the handle "
             "where the upgrade path can notify it",
-            function=spawn.target,
+            function=spawn.spawner,
         )
