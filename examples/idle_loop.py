@@ -10,7 +10,7 @@ from swaplint.runtime import receive
 
 
 def server_loop(count=0):
-    msg = receive()  # expect: SWL003:11
+    msg = receive()
     if msg == "switch_code":
         return idle_loop.server_loop(count)
     return server_loop(count + 1)

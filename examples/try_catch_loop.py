@@ -16,7 +16,7 @@ def server_loop(count=0):
         return try_catch_loop.server_loop(count)
     try:
         count = handle(count, msg)
-        return server_loop(count)  # expect: SWL001:16
+        return server_loop(count)
     except ValueError:
         return server_loop(count)
 

@@ -11,7 +11,7 @@ from swaplint.runtime import TIMEOUT, receive, spawn
 
 def start(workers=3):
     for _ in range(workers):
-        spawn(worker_loop)  # expect: SWL004:9
+        spawn(worker_loop)
     return untracked_worker.server_loop(0)
 
 
@@ -23,7 +23,7 @@ def server_loop(count=0):
 
 
 def worker_loop(jobs=0):
-    msg = receive()  # expect: SWL003:11
+    msg = receive()
     if msg == "switch_code":
         return untracked_worker.worker_loop(jobs)
     return worker_loop(jobs + 1)

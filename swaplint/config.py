@@ -295,6 +295,9 @@ def _describe(value: Any) -> str:
 # -- rule selection ------------------------------------------------------------------
 
 
+SYNTAX_ERROR_CODE = "SWL999"
+
+
 def all_codes() -> tuple[str, ...]:
     from swaplint.rules import RULES
 
@@ -337,12 +340,19 @@ def resolve_selection(*layers: Selection) -> frozenset[str]:
 
     A layer's ``select`` replaces everything before it (including earlier ignores);
     then its ``extend-select`` adds and its ``ignore`` removes. With no ``select``
-    anywhere, every rule is enabled.
+    anywhere, every rule is enabled. SWL999 (syntax-error) is always reported, as
+    ruff reports syntax errors whatever is selected, unless an ``ignore`` names it.
     """
     enabled = frozenset(all_codes())
+    syntax_ignored = False
     for layer in layers:
         if layer.select is not None:
             enabled = expand_selectors(layer.select)
+            syntax_ignored = False
         enabled = enabled | expand_selectors(layer.extend_select)
-        enabled = enabled - expand_selectors(layer.ignore)
+        ignored = expand_selectors(layer.ignore)
+        enabled = enabled - ignored
+        syntax_ignored = syntax_ignored or SYNTAX_ERROR_CODE in ignored
+    if not syntax_ignored:
+        enabled = enabled | {SYNTAX_ERROR_CODE}
     return enabled

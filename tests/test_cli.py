@@ -88,6 +88,15 @@ def test_ignore_and_extend_select(project, write, run):
     assert nothing.exit_code == 0
 
 
+def test_syntax_errors_are_reported_whatever_is_selected_unless_ignored(project, write, run):
+    write("bad.py", "def f(:\n")
+    for args in (["--select", "SWL00"], ["--select", "SWL003"]):
+        result = run("check", *args, "--format", "json", "bad.py")
+        assert [c for _, c, _ in codes(result)] == ["SWL999"], args
+    ignored = run("check", "--ignore", "SWL999", "bad.py")
+    assert ignored.exit_code == 0
+
+
 @pytest.mark.parametrize("option", ["--select", "--ignore", "--extend-select"])
 def test_unknown_code_is_a_one_line_usage_error(project, write, run, option):
     write("server.py", FLAGGED)

@@ -1,4 +1,4 @@
-"""The real engine over every annotated fixture and example: exactly the annotated findings."""
+"""The real engine over every annotated fixture: exactly the annotated findings."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from tests.annotations import expected_findings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = sorted((ROOT / "tests" / "fixtures").rglob("*.py"))
-EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 
 def _ids(paths: list[Path]) -> list[str]:
     return [str(p.relative_to(ROOT)) for p in paths]
 
 
-@pytest.mark.parametrize("path", FIXTURES + EXAMPLES, ids=_ids(FIXTURES + EXAMPLES))
+@pytest.mark.parametrize("path", FIXTURES, ids=_ids(FIXTURES))
 def test_exactly_the_annotated_findings(path: Path) -> None:
     result = check_file(path)
     assert result.errors == []
