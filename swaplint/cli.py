@@ -177,6 +177,12 @@ CHECK_OPTIONS: list[Callable[[F], F]] = [
                  help="Apply excludes to paths named on the command line too (for pre-commit)."),
     click.option("--stdin-filename", type=str, metavar="PATH",
                  help="The name of the file read from stdin (with the path '-')."),
+    click.option("--verify", is_flag=True,
+                 help="Run each flagged loop of files that use swaplint.runtime through an upgrade "
+                      "scenario and attach a verdict (runs your code). --verify=strict also drops "
+                      "findings the run did not reproduce."),
+    click.option("--verify-mode", type=click.Choice(("on", "strict"), case_sensitive=False),
+                 default="on", hidden=True),
     click.version_option(__version__, "--version", prog_name="swaplint", message="%(prog)s %(version)s"),
 ]
 
@@ -200,6 +206,8 @@ class CheckOptions:
     quiet: bool = False
     force_exclude: bool = False
     stdin_filename: str | None = None
+    verify: bool = False
+    verify_mode: str = "on"
 
 
 def check_options(func: F) -> F:
@@ -208,7 +216,27 @@ def check_options(func: F) -> F:
     return func
 
 
-@cli.command()
+class CheckCommand(click.Command):
+    """``--verify`` is a flag, and ``--verify=MODE`` picks a mode.
+
+    click's optional-value options would read ``--verify examples/`` as the mode
+    ``examples/``, so the attached form is split here into ``--verify --verify-mode=MODE``.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rewritten: list[str] = []
+        for i, arg in enumerate(args):
+            if arg == "--":
+                rewritten.extend(args[i:])
+                break
+            if arg.startswith("--verify="):
+                rewritten += ["--verify", "--verify-mode", arg.split("=", 1)[1]]
+            else:
+                rewritten.append(arg)
+        return super().parse_args(ctx, rewritten)
+
+
+@cli.command(cls=CheckCommand)
 @check_options
 @click.pass_context
 def check(ctx: click.Context, **kwargs: Any) -> None:
@@ -217,6 +245,7 @@ def check(ctx: click.Context, **kwargs: Any) -> None:
     PATHS are files or directories; '-' reads source from stdin.
     """
     kwargs["output_format"] = kwargs["output_format"].lower()
+    kwargs["verify_mode"] = kwargs["verify_mode"].lower()
     ctx.exit(run_check(CheckOptions(**kwargs)))
 
 
@@ -296,6 +325,8 @@ def run_check(opts: CheckOptions) -> int:
 
     # stdin ("-") first, in its place among the paths.
     results: list[FileResult] = []
+    disk_paths: dict[str, str] = {}  # display path -> where to read the source again
+    stdin_text: dict[str, str] = {}
     if "-" in paths:
         paths = [p for p in paths if p != "-"]
         name = opts.stdin_filename or "-"
@@ -304,14 +335,18 @@ def run_check(opts: CheckOptions) -> int:
             result = check_source(data, name, settings.for_path(name))
             results.append(result)
             sources.add_text(name, data.decode("utf-8", errors="replace"))
+            stdin_text[name] = data.decode("utf-8", errors="replace")
 
     found = discover(paths, excluder, force_exclude=opts.force_exclude) if paths else None
     if found is not None:
         tasks = [Task(f.disk_path, f.display_path, settings.for_path(f.disk_path)) for f in found.files]
         for f in found.files:
             sources.add_file(f.display_path, f.disk_path)
+            disk_paths[f.display_path] = f.disk_path
         results.extend(run_tasks(tasks, opts))
     missing = found.missing if found is not None else []
+    if opts.verify:
+        results = verify(results, config, disk_paths, stdin_text, strict=opts.verify_mode == "strict")
 
     findings: list[Finding] = sorted(
         (f for r in results for f in r.findings), key=Finding.sort_key
@@ -351,6 +386,29 @@ def run_check(opts: CheckOptions) -> int:
     if errors or missing:
         return 2
     return 0
+
+
+def verify(
+    results: list[FileResult],
+    config: Config,
+    disk_paths: dict[str, str],
+    stdin_text: dict[str, str],
+    *,
+    strict: bool,
+) -> list[FileResult]:
+    """``--verify``: run the flagged loops and attach verdicts (see :mod:`swaplint.verify`)."""
+    from swaplint.verify import VERIFIABLE, drop_not_reproduced, verify_results
+
+    sources: dict[str, str | bytes] = dict(stdin_text)
+    for result in results:
+        disk = disk_paths.get(result.path)
+        if disk is not None and any(f.code in VERIFIABLE for f in result.findings):
+            try:
+                sources[result.path] = Path(disk).read_bytes()
+            except OSError:
+                pass  # the verdict says the source is not available
+    verified = verify_results(results, sources, config.scenarios)
+    return drop_not_reproduced(verified) if strict else verified
 
 
 def run_tasks(tasks: list[Any], opts: CheckOptions) -> list[FileResult]:

@@ -21,6 +21,8 @@ from typing import Any
 
 import pathspec
 
+from swaplint.verify import Scenario, VerifyConfigError, parse_verify_table
+
 #: Files that configure swaplint, in order of precedence within one directory.
 CONFIG_FILENAMES: tuple[str, ...] = (".swaplint.toml", "swaplint.toml", "pyproject.toml")
 
@@ -112,6 +114,8 @@ class Config:
     src: tuple[str, ...] = ()
     #: The raw ``[tool.swaplint.verify]`` table (not validated here; the verifier reads it).
     verify: dict[str, Any] = field(default_factory=dict)
+    #: The same, validated: ``"module:function"`` -> start arguments and messages.
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
     #: The whole raw table, for later features.
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -247,6 +251,10 @@ def config_from_dict(
     verify = table.get("verify", {})
     if not isinstance(verify, dict):
         raise fail("verify", KNOWN_KEYS["verify"], verify)
+    try:
+        scenarios = parse_verify_table(verify, f"{prefix}verify")
+    except VerifyConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
     src = string_list("src") or ()
     return Config(
@@ -262,6 +270,7 @@ def config_from_dict(
         spawn_calls=_dotted_names("spawn-calls", string_list("spawn-calls"), where, prefix),
         src=tuple(os.path.normpath(root / s) for s in src),
         verify=dict(verify),
+        scenarios=scenarios,
         raw=dict(table),
     )
 

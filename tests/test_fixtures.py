@@ -30,3 +30,12 @@ def test_every_rule_has_a_flagged_fixture() -> None:
 
     annotated = {code for path in FIXTURES for code, _, _ in expected_findings(path)}
     assert {rule.code for rule in RULES} <= annotated
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=_ids(FIXTURES))
+def test_fixtures_are_valid_python_unless_they_test_syntax_errors(path: Path) -> None:
+    import ast
+
+    if path.name == "syntax_error.py":
+        pytest.skip("this fixture is meant not to parse")
+    ast.parse(path.read_text(encoding="utf-8"))  # libcst accepts some code CPython rejects

@@ -9,7 +9,11 @@ from swaplint.output import RunReport
 
 def format_finding(finding) -> str:  # type: ignore[no-untyped-def]
     message = " ".join(finding.message.split())
-    return f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {message}"
+    line = f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {message}"
+    verdict = finding.extra.get("verification")
+    if isinstance(verdict, dict):
+        line += f" [{verdict.get('status')}: {verdict.get('evidence')}]"
+    return line
 
 
 def write(report: RunReport, stream: TextIO) -> None:

@@ -82,6 +82,8 @@ def _write_finding(console: Console, finding: Finding, lines: list[str]) -> None
 def format_extra(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, dict) and set(value) >= {"status", "evidence"}:  # a verdict
+        return f"{value['status']}: {value['evidence']}"
     try:
         return json.dumps(value, sort_keys=False, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
