@@ -152,10 +152,6 @@ class CallSite:
     returned: bool  # the whole value of a `return`
     not_tail_because: str | None  # IN_TRY, ...: why the enclosing `return` is no tail position
 
-    @property
-    def tail(self) -> bool:
-        return self.returned and self.not_tail_because is None
-
 
 @dataclass(eq=False)
 class Cycle:
@@ -193,12 +189,6 @@ class FileModel:
     pinned_whiles: dict[cst.While, Function] = field(default_factory=dict)
     #: Cycle heads (their ``def`` names) of cycles with no qualified re-entry.
     unqualified_heads: dict[cst.FunctionDef, Cycle] = field(default_factory=dict)
-
-    def function(self, node: cst.FunctionDef) -> Function | None:
-        for fn in self.functions:
-            if fn.node is node:
-                return fn
-        return None
 
 
 # --------------------------------------------------------------------------------------
