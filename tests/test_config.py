@@ -199,10 +199,16 @@ def test_src_roots(project, write, run):
     assert run("check", "counter.py").exit_code == 0
 
 
-def test_verify_table_is_kept_raw(project, write, run):
-    write("pyproject.toml", '[tool.swaplint]\nselect = ["SWL0"]\n[tool.swaplint.verify]\nanything = 1\nnested = {a = "b"}\n')
+def test_verify_table_is_kept_raw_and_parsed(project, write, run):
+    write(
+        "pyproject.toml",
+        '[tool.swaplint]\nselect = ["SWL0"]\n[tool.swaplint.verify."counter:server_loop"]\n'
+        'args = [0]\nmessages = [["add", 1]]\n',
+    )
     config = load_config(project / "pyproject.toml")
-    assert config.verify == {"anything": 1, "nested": {"a": "b"}}
+    assert config.verify == {"counter:server_loop": {"args": [0], "messages": [["add", 1]]}}
+    scenario = config.scenarios["counter:server_loop"]
+    assert (scenario.args, scenario.messages) == ((0,), (("add", 1),))
     assert config.raw["select"] == ["SWL0"]
     write("counter.py", CLEAN)
     assert run("check").exit_code == 0

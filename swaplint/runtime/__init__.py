@@ -1,0 +1,58 @@
+"""swaplint.runtime: Erlang-style processes under a versioned code loader.
+
+The runtime makes swaplint's findings observable.  It runs Python loops as
+lightweight processes with mailboxes (:mod:`.process`, greenlets on a
+deterministic scheduler with a virtual clock) under a code server
+(:mod:`.codeserver`) that keeps at most two versions of each module -- current
+and old -- and, like ``c:l/1``, kills every process still executing old code
+when it purges.  Loaded code is compiled with last-call optimisation
+(:mod:`.tailcall`) so that a properly tail-recursive loop stays flat and leaves
+old code at its next qualified call, while a call inside a ``try`` suite keeps
+an old frame on the stack, exactly as on the BEAM.
+
+Outside::
+
+    rt = Runtime()
+    rt.load("counter", source)           # 1
+    pid = rt.spawn("counter", "server_loop", 0)
+    rt.send(pid, 5); rt.run()
+    rt.load("counter", source_v2)        # 2: current=2, old=1
+    rt.load("counter", source_v3)        # 3: purges 1, killing its users
+
+Inside loaded code::
+
+    from swaplint.runtime import receive, send, spawn, self_pid, TIMEOUT
+    import counter                       # qualified calls go to the current version
+
+    def server_loop(state):
+        msg = receive(timeout=10)        # virtual seconds; None = forever
+        if msg == "switch_code" or msg is TIMEOUT:
+            return counter.server_loop(state)   # qualified: upgrade
+        return server_loop(state + msg)         # local: stay in this version
+"""
+
+from .codeserver import ModuleHandle, NotPurged, UndefinedFunction, Version
+from .process import TIMEOUT, Killed, NotInProcess, Pid, receive, self_pid, send, spawn
+from .runtime import Frame, KillRecord, ProcessInfo, Runtime
+from .tailcall import BadFun, TailCall
+
+__all__ = [
+    "TIMEOUT",
+    "BadFun",
+    "Frame",
+    "KillRecord",
+    "Killed",
+    "ModuleHandle",
+    "NotInProcess",
+    "NotPurged",
+    "Pid",
+    "ProcessInfo",
+    "Runtime",
+    "TailCall",
+    "UndefinedFunction",
+    "Version",
+    "receive",
+    "self_pid",
+    "send",
+    "spawn",
+]

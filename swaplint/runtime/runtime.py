@@ -1,0 +1,427 @@
+"""``Runtime``: the code server and the scheduler put together.
+
+This is where the two halves of Erlang's hot code loading meet:
+
+* ``load`` = ``c:l/1``: purge the old version (killing every process whose
+  stack still holds one of its frames, with reason ``"killed"``), then load
+  the new code; current becomes old.  ``purge="soft"`` is
+  ``code:soft_purge/1`` + ``code:load_file/1``: refuse (``NotPurged``,
+  nothing changes) while old code is in use; ``purge="none"`` is a bare
+  ``code:load_file/1``: refuse whenever an old version still exists.
+* ``check_process_code`` walks the process's stack (``gr_frame`` chain): true
+  when its current function or any frame below it belongs to the old version.
+* inspection for tools: ``stack_depth``, ``stack_versions``,
+  ``current_function``, ``processes()`` (a census), ``kill_record``/``kills``
+  (what a killed process's stack held at the kill) and ``trace`` (the event
+  log, identical for identical scenarios).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import sys
+import traceback
+import weakref
+from typing import NamedTuple
+
+from .codeserver import CodeServer, NotPurged, UndefinedFunction, Version
+from .process import DEAD, RUNNING, Pid, Process, Scheduler, _cur
+from .tailcall import loaded_info
+
+__all__ = ["Frame", "KillRecord", "ProcessInfo", "Runtime"]
+
+log = logging.getLogger("swaplint.runtime")
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+_ids = itertools.count(1)
+
+
+class Frame(NamedTuple):
+    """One frame of loaded code on a process's stack."""
+
+    module: str
+    version: int
+    function: str  # qualified name
+    lineno: int
+
+
+class KillRecord(NamedTuple):
+    """What a process's stack held when a purge killed it."""
+
+    pid: Pid
+    time: float  # virtual time of the kill
+    module: str  # the purged module
+    version: int  # the purged (old) version number
+    function: tuple | None  # (module, qualname, version) innermost loaded frame
+    versions: tuple  # sorted unique (module, version) pairs on the stack
+    old_frames: int  # frames of the purged version (the pending initial call counts 1)
+    depth: int  # loaded-code frames on the stack
+    frames: tuple  # Frame tuples, innermost first
+
+
+class ProcessInfo(NamedTuple):
+    """One row of ``Runtime.processes()``."""
+
+    pid: Pid
+    status: str  # "runnable" | "running" | "waiting" | "dead"
+    function: tuple | None  # (module, qualname, version) it sits in, or None
+    versions: tuple  # sorted unique (module, version) pairs on its stack
+    depth: int  # loaded-code frames on its stack
+    mailbox: int  # queued messages
+    exit_reason: object  # None while alive; "normal", "killed" or the exception
+
+
+class Runtime(Scheduler):
+    """A deterministic Erlang-style runtime with a virtual clock at 0.0."""
+
+    def __init__(self, *, trace: bool = True, log_crashes: bool = True) -> None:
+        super().__init__(trace=trace)
+        self.id = next(_ids)
+        self.code = CodeServer(f"rt{self.id}")
+        self.kills: list[KillRecord] = []
+        self.log_crashes = log_crashes
+        weakref.finalize(self, CodeServer.close, self.code)
+
+    def __repr__(self) -> str:
+        alive = len(self._alive)
+        return f"<Runtime rt{self.id} now={self.now} processes={alive} alive>"
+
+    # ------------------------------------------------------------------ code
+    def load(
+        self,
+        module: str,
+        source: str,
+        *,
+        purge: str = "hard",
+        filename: str | None = None,
+    ) -> int:
+        """Load *source* as the new current version of *module*; returns its
+        number (1, 2, 3, ...).  See the module docstring for *purge*."""
+        if purge not in ("hard", "soft", "none"):
+            raise ValueError("purge must be 'hard', 'soft' or 'none'")
+        self._outside("load")
+        version = self.code.prepare(module, source, filename)
+        old = self.code.old(module)
+        if old is not None:
+            if purge == "hard":
+                self.purge(module)
+            elif purge == "soft":
+                if not self.soft_purge(module):
+                    raise NotPurged(module, old.number, self._users(old))
+            else:
+                raise NotPurged(module, old.number, self._users(old))
+        self.code.install(version)
+        if self._tracing:
+            self.trace.append((self.now, "load", None, (module, version.number)))
+        return version.number
+
+    def load_path(self, module: str, path, *, purge: str = "hard") -> int:
+        """``load`` from a file; tracebacks name the file."""
+        path = os.path.abspath(os.fspath(path))
+        with open(path, encoding="utf-8") as fh:
+            source = fh.read()
+        return self.load(module, source, purge=purge, filename=path)
+
+    def purge(self, module: str) -> bool:
+        """Hard purge: kill every process using the old version of *module*,
+        then remove it.  True if any process was killed (``code:purge/1``)."""
+        self._outside("purge")
+        old = self.code.old(module)
+        if old is None:
+            return False
+        victims = [p for p in self._alive.values() if self._uses(p, old)]
+        records = [self._kill_record(p, old) for p in victims]  # all before any kill
+        for p, rec in zip(victims, records):
+            p.kill_record = rec
+            self.kills.append(rec)
+            if self._tracing:
+                self.trace.append(
+                    (self.now, "kill", p.pid, (module, old.number, rec.old_frames))
+                )
+            self._kill(p)
+        self.code.drop_old(module)
+        if self._tracing:
+            self.trace.append(
+                (
+                    self.now,
+                    "purge",
+                    None,
+                    (module, old.number, tuple(p.pid for p in victims)),
+                )
+            )
+        return bool(victims)
+
+    def soft_purge(self, module: str) -> bool:
+        """Remove the old version of *module* unless a process still uses it
+        (then change nothing and return False)."""
+        self._outside("soft_purge")
+        old = self.code.old(module)
+        if old is None:
+            return True
+        if self._users(old):
+            return False
+        self.code.drop_old(module)
+        if self._tracing:
+            self.trace.append((self.now, "purge", None, (module, old.number, ())))
+        return True
+
+    def versions(self, module: str) -> tuple:
+        """``(old, current)``, ``(current,)`` or ``()`` if never loaded."""
+        rec = self.code.record(module)
+        if rec is None or rec.current is None:
+            return ()
+        if rec.old is None:
+            return (rec.current.number,)
+        return (rec.old.number, rec.current.number)
+
+    def module(self, module: str):
+        """The module handle (attribute access = the current version)."""
+        h = self.code.handle(module)
+        if h is None:
+            raise UndefinedFunction(f"module {module!r} is not loaded")
+        return h
+
+    # ------------------------------------------------------------- processes
+    def spawn(self, module: str, function: str, *args) -> Pid:
+        """Spawn ``module:function(*args)``: an external call, resolved to the
+        current version when the process starts."""
+        h = self.code.handle(module)
+        if h is None:
+            raise UndefinedFunction(f"module {module!r} is not loaded")
+        if not callable(h.__dict__.get(function)):
+            raise UndefinedFunction(f"{module}.{function} is not defined")
+        return self._spawn((module, function, args), None)
+
+    def spawn_fun(self, fun, *args) -> Pid:
+        """Spawn a function object (a local fun keeps its version)."""
+        if not callable(fun):
+            raise TypeError(f"spawn_fun() needs a callable, got {fun!r}")
+        return self._spawn((fun, args), None)
+
+    def send(self, pid, message) -> None:
+        """Send *message* from outside any process."""
+        self._deliver(pid, message, None)
+
+    def is_alive(self, pid) -> bool:
+        return pid in self._alive
+
+    def exit_reason(self, pid):
+        """None while alive; ``"normal"``, ``"killed"`` or the exception."""
+        return self._proc(pid).exit_reason
+
+    def crash_report(self, pid) -> str | None:
+        """Formatted traceback (loaded-code frames only) of a crashed process."""
+        return self._proc(pid).crash_report
+
+    def kill_record(self, pid) -> KillRecord | None:
+        return self._proc(pid).kill_record
+
+    def mailbox(self, pid) -> tuple:
+        return tuple(self._proc(pid).mailbox)
+
+    # ------------------------------------------------------------ inspection
+    def check_process_code(self, pid, module: str) -> bool:
+        """True if the process's stack (current function included) holds any
+        frame of the old version of *module*."""
+        old = self.code.old(module)
+        p = self._proc(pid)
+        if old is None or p.status is DEAD:
+            return False
+        return self._uses(p, old)
+
+    def stack_depth(self, pid) -> int:
+        """Number of loaded-code frames on the process's stack."""
+        return len(self._stack(self._proc(pid)))
+
+    def stack(self, pid) -> tuple:
+        """The loaded-code frames on the stack, innermost first."""
+        return tuple(
+            Frame(v.module, v.number, f.f_code.co_qualname, f.f_lineno)
+            for v, f in self._stack(self._proc(pid))
+        )
+
+    def stack_versions(self, pid, module: str | None = None) -> tuple:
+        """Versions referenced by the stack: sorted ``(module, version)``
+        pairs, or sorted version numbers of *module* if given."""
+        p = self._proc(pid)
+        pairs = {(v.module, v.number) for v, _ in self._stack(p)}
+        pending = self._pending_version(p)
+        if pending is not None:
+            pairs.add((pending.module, pending.number))
+        if module is None:
+            return tuple(sorted(pairs))
+        return tuple(sorted(n for m, n in pairs if m == module))
+
+    def current_function(self, pid) -> tuple | None:
+        """``(module, qualname, version)`` of the innermost loaded frame (the
+        function the process sits in), or of its pending initial call."""
+        p = self._proc(pid)
+        st = self._stack(p)
+        if st:
+            v, f = st[0]
+            return (v.module, f.f_code.co_qualname, v.number)
+        pending = self._pending_version(p)
+        if pending is not None:
+            fn = p.initial[0]
+            return (pending.module, getattr(fn, "__qualname__", "?"), pending.number)
+        return None
+
+    def processes(self) -> list[ProcessInfo]:
+        """A census of every process ever spawned, in pid order."""
+        out = []
+        for pid, p in self._procs.items():
+            depth = self.stack_depth(pid) if p.status is not DEAD else 0
+            out.append(
+                ProcessInfo(
+                    pid,
+                    p.status,
+                    self.current_function(pid) if p.status is not DEAD else None,
+                    self.stack_versions(pid) if p.status is not DEAD else (),
+                    depth,
+                    len(p.mailbox),
+                    p.exit_reason,
+                )
+            )
+        return out
+
+    def alive(self) -> tuple:
+        """Pids of the live processes, in pid order."""
+        return tuple(self._alive)
+
+    # -------------------------------------------------------------- internal
+    def _outside(self, what: str) -> None:
+        if _cur.p is not None:
+            raise RuntimeError(
+                f"Runtime.{what}() cannot be called from inside a process"
+            )
+
+    def _proc(self, pid) -> Process:
+        try:
+            return self._procs[pid]
+        except KeyError:
+            raise KeyError(f"no such process {pid!r}") from None
+
+    def _frames(self, p: Process):
+        """Raw frames of *p*'s stack, innermost first (a generator)."""
+        gr = p.gr
+        if gr is None or gr.dead:
+            return
+        if p.status is RUNNING and _cur.p is p:
+            f = sys._getframe(1)
+        else:
+            f = gr.gr_frame
+        while f is not None:
+            yield f
+            f = f.f_back
+
+    def _stack(self, p: Process) -> list:
+        """``[(Version, frame), ...]`` of loaded code, innermost first."""
+        if p.status is DEAD:
+            return []
+        lookup = self.code.version_of_globals
+        out = []
+        for f in self._frames(p):
+            v = lookup(f.f_globals)
+            if v is not None:
+                out.append((v, f))
+        return out
+
+    def _pending_version(self, p: Process) -> Version | None:
+        """Version of a not-yet-started process's initial fun (local funs only)."""
+        if (
+            p.gr is not None
+            or p.initial is None
+            or p.status is DEAD
+            or len(p.initial) != 2
+        ):
+            return None
+        info = loaded_info(p.initial[0])
+        return None if info is None else info[1]
+
+    def _uses(self, p: Process, old: Version) -> bool:
+        """Does *p*'s stack (or pending initial call) reference *old*?"""
+        ns = old.namespace
+        for f in self._frames(p):
+            if f.f_globals is ns:
+                return True
+        return self._pending_version(p) is old
+
+    def _users(self, old: Version) -> list:
+        return [p.pid for p in self._alive.values() if self._uses(p, old)]
+
+    def _kill_record(self, p: Process, old: Version) -> KillRecord:
+        st = self._stack(p)
+        frames = tuple(
+            Frame(v.module, v.number, f.f_code.co_qualname, f.f_lineno) for v, f in st
+        )
+        pairs = {(v.module, v.number) for v, _ in st}
+        old_frames = sum(1 for v, _ in st if v is old)
+        pending = self._pending_version(p)
+        if pending is not None:
+            pairs.add((pending.module, pending.number))
+            old_frames += pending is old
+        return KillRecord(
+            pid=p.pid,
+            time=self.now,
+            module=old.module,
+            version=old.number,
+            function=self.current_function(p.pid),
+            versions=tuple(sorted(pairs)),
+            old_frames=old_frames,
+            depth=len(st),
+            frames=frames,
+        )
+
+    def _resolve_initial(self, p: Process):
+        initial = p.initial
+        if len(initial) == 3:  # external call: the current version, now
+            module, function, args = initial
+            h = self.code.handle(module)
+            fn = None if h is None else h.__dict__.get(function)
+            if fn is None:
+                raise UndefinedFunction(f"{module}.{function} is not defined")
+        else:
+            fn, args = initial
+        if self._tracing:
+            info = loaded_info(fn)
+            if info is not None:
+                v = info[1]
+                desc = (v.module, info[0].__qualname__, v.number)
+            else:
+                desc = (
+                    getattr(fn, "__module__", None),
+                    getattr(fn, "__qualname__", repr(fn)),
+                    None,
+                )
+            self.trace.append((self.now, "start", p.pid, desc))
+        return fn, args
+
+    def _describe_initial(self, initial):
+        if len(initial) == 3:
+            return (initial[0], initial[1], None)
+        fn = initial[0]
+        info = loaded_info(fn)
+        if info is not None:
+            return (info[1].module, info[0].__qualname__, info[1].number)
+        return (
+            getattr(fn, "__module__", None),
+            getattr(fn, "__qualname__", repr(fn)),
+            None,
+        )
+
+    def _on_exit(self, p: Process, reason) -> None:
+        if isinstance(reason, BaseException):
+            p.crash_report = _format_crash(p.pid, reason)
+            if self.log_crashes:
+                log.error("%s", p.crash_report)
+
+
+def _format_crash(pid, exc: BaseException) -> str:
+    """Erlang-style crash report with the runtime's own frames left out."""
+    te = traceback.TracebackException.from_exception(exc)
+    te.stack = traceback.StackSummary.from_list(
+        [fs for fs in te.stack if not fs.filename.startswith(_PKG_DIR + os.sep)]
+    )
+    return f"Error in process {pid!r} with exit value:\n" + "".join(te.format())
