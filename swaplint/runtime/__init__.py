@@ -18,6 +18,7 @@ Outside::
     rt.send(pid, 5); rt.run()
     rt.load("counter", source_v2)        # 2: current=2, old=1
     rt.load("counter", source_v3)        # 3: purges 1, killing its users
+    rt.load("pkg.relative", source)      # dotted names, as the linter computes them
 
 Inside loaded code::
 

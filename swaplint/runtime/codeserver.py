@@ -26,6 +26,29 @@ that consult this runtime first.  Nothing is written to the real
 ``sys.modules``, so several ``Runtime`` objects never see each other's
 modules (or shadow a real module called ``json``).
 
+Module names may be dotted (``pkg.relative``: what the linter computes for a
+file inside a package).  Such a module has ``__package__ == "pkg"`` (a file
+named ``__init__.py`` is a package: ``__package__`` is its own name), and
+all the import forms Python users expect give its handle: ``import
+pkg.relative`` (binds ``pkg``), ``import pkg.relative as me``, ``from pkg
+import relative``, ``from . import relative``, ``sys.modules["pkg.relative"]``
+and ``importlib.import_module(".relative", "pkg")``.  The parent ``pkg`` is
+bound to its own handle if ``pkg`` is loaded too, otherwise to a
+:class:`_PackageView`: a module object whose attributes are this runtime's
+submodules (and sub-packages), falling back to the real package of that name,
+if any, for everything else -- so ``import os.path`` still works in loaded
+code next to a loaded ``os.custom``.  A handle's submodules are class
+attributes of its own (per-record) subclass of :class:`ModuleHandle`: the
+instance ``__dict__`` stays the version's namespace, untouched, and attribute
+lookup on a handle stays a plain, specialisable lookup (no ``__getattr__``).
+
+A module is visible to its own top-level code while it loads, as in Python:
+``sys.modules[__name__]``, ``importlib.import_module(__name__)`` and
+``import me`` give the handle (during a first load it shows the namespace
+being filled; during a reload, the current version).  A load that raises
+leaves nothing behind: a failed first load unregisters the module, its
+handle and its links from the parent package again.
+
 A frame belongs to loaded code exactly when its ``f_globals`` is the namespace
 of a live version; :meth:`CodeServer.version_of_globals` is that test, and
 trampoline frames (globals of :mod:`.tailcall`) never pass it.
@@ -36,6 +59,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import linecache
+import os
 import sys
 import types
 from collections.abc import MutableMapping
@@ -43,9 +67,56 @@ from functools import partial
 
 from .tailcall import TAILCALL_NAME, WRAP_NAME, TailCall, compile_module, make_wrapper
 
-__all__ = ["CodeServer", "ModuleHandle", "NotPurged", "UndefinedFunction", "Version"]
+__all__ = [
+    "CodeServer",
+    "ModuleHandle",
+    "NotPurged",
+    "UndefinedFunction",
+    "Version",
+    "check_module_name",
+]
 
 _real_import = builtins.__import__
+
+
+def check_module_name(name) -> None:
+    """Raise ``ValueError`` unless *name* is a dotted identifier (``pkg.mod``)."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or not all(part.isidentifier() for part in name.split("."))
+    ):
+        raise ValueError(
+            "module name must be an identifier or a dotted name of identifiers "
+            f"(like 'pkg.mod'), got {name!r}"
+        )
+
+
+def _resolve_name(name: str, package, level: int) -> str:
+    """The absolute name of a relative import (``level`` leading dots)."""
+    if not package or not isinstance(package, str):
+        raise ImportError("attempted relative import with no known parent package")
+    bits = package.rsplit(".", level - 1)
+    if len(bits) < level:
+        raise ImportError("attempted relative import beyond top-level package")
+    base = bits[0]
+    return f"{base}.{name}" if name else base
+
+
+def _package_of(g) -> str | None:
+    """``__package__`` of the importing module, as ``importlib`` computes it."""
+    if not g:
+        return None
+    package = g.get("__package__")
+    if package is None and "__name__" in g:
+        package = g["__name__"]
+        if "__path__" not in g:
+            package = package.rpartition(".")[0]
+    return package
+
+
+def _is_dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
 
 
 class NotPurged(Exception):
@@ -84,14 +155,44 @@ class Version:
 class ModuleHandle:
     """What ``import counter`` gives loaded code: attribute access reads the
     *current* version's namespace (the instance ``__dict__`` is swapped on
-    each load).  Every ``counter.f(...)`` is therefore a qualified call."""
+    each load).  Every ``counter.f(...)`` is therefore a qualified call.
+
+    Each module gets its own subclass (see :func:`_new_handle`), on which its
+    loaded submodules are class attributes: ``pkg.relative`` finds the
+    submodule's handle without a ``__getattr__`` hook slowing down every
+    ``pkg.f(...)``.
+    """
 
     def __repr__(self) -> str:
         ns = object.__getattribute__(self, "__dict__")
         return f"<swaplint module {ns.get('__name__')!r} v{ns.get('__swaplint_version__')}>"
 
     def __dir__(self):
-        return list(object.__getattribute__(self, "__dict__"))
+        names = set(object.__getattribute__(self, "__dict__"))
+        names.update(k for k in type(self).__dict__ if not _is_dunder(k))
+        return sorted(names)
+
+
+def _new_handle() -> ModuleHandle:
+    cls = type("ModuleHandle", (ModuleHandle,), {"__module__": __name__})
+    return cls()
+
+
+def _bind(node, attr: str, obj) -> None:
+    """Make *obj* attribute *attr* of a handle (class attribute) or view."""
+    if isinstance(node, ModuleHandle):
+        if not _is_dunder(attr):
+            setattr(type(node), attr, obj)
+    else:
+        node.__dict__[attr] = obj
+
+
+def _unbind(node, attr: str) -> None:
+    if isinstance(node, ModuleHandle):
+        if attr in type(node).__dict__ and not _is_dunder(attr):
+            delattr(type(node), attr)
+    else:
+        node.__dict__.pop(attr, None)
 
 
 class _Record:
@@ -101,8 +202,45 @@ class _Record:
         self.name = name
         self.current: Version | None = None
         self.old: Version | None = None
-        self.handle = ModuleHandle()
+        self.handle = _new_handle()
         self.count = 0
+
+
+class _PackageView(types.ModuleType):
+    """The parent package of loaded modules that is not loaded itself.
+
+    Its attributes are this runtime's submodules (instance attributes, set as
+    they load); anything else comes from the real package of that name, if
+    there is one (imported only when such an attribute is first asked for).
+    """
+
+    __slots__ = ("_swaplint_server",)
+
+    def __init__(self, name: str, server: CodeServer) -> None:
+        super().__init__(name)
+        self._swaplint_server = server
+
+    def __repr__(self) -> str:
+        return f"<swaplint package {self.__name__!r}>"
+
+    def __getattr__(self, attr: str):
+        name = self.__name__
+        if _is_dunder(attr):
+            raise AttributeError(f"package {name!r} has no attribute {attr!r}")
+        full = f"{name}.{attr}"
+        node = self._swaplint_server.lookup(full)
+        if node is not None:
+            return node
+        mod = sys.modules.get(full)
+        if mod is not None:
+            return mod
+        try:
+            real = importlib.import_module(name)
+        except ImportError:
+            raise AttributeError(
+                f"package {name!r} has no attribute {attr!r}"
+            ) from None
+        return getattr(real, attr)
 
 
 class _ModulesView(MutableMapping):
@@ -112,9 +250,9 @@ class _ModulesView(MutableMapping):
         self._server = server
 
     def __getitem__(self, key):
-        h = self._server.handle(key)
-        if h is not None:
-            return h
+        node = self._server.lookup(key)
+        if node is not None:
+            return node
         return sys.modules[key]
 
     def __setitem__(self, key, value) -> None:
@@ -124,7 +262,7 @@ class _ModulesView(MutableMapping):
         del sys.modules[key]
 
     def __iter__(self):
-        names = list(self._server.names())
+        names = list(self._server.visible_names())
         yield from names
         for key in list(sys.modules):
             if key not in names:
@@ -134,7 +272,7 @@ class _ModulesView(MutableMapping):
         return sum(1 for _ in self)
 
     def __contains__(self, key) -> bool:
-        return self._server.handle(key) is not None or key in sys.modules
+        return self._server.lookup(key) is not None or key in sys.modules
 
 
 class _SysView(types.ModuleType):
@@ -158,9 +296,13 @@ class _ImportlibView(types.ModuleType):
         super().__init__("importlib")
 
         def import_module(name, package=None):
-            h = server.handle(name) if not name.startswith(".") else None
-            if h is not None:
-                return h
+            absname = name
+            if isinstance(name, str) and name.startswith(".") and package:
+                level = len(name) - len(name.lstrip("."))
+                absname = _resolve_name(name[level:], package, level)
+            node = server.lookup(absname) if isinstance(absname, str) else None
+            if node is not None:
+                return node
             return importlib.import_module(name, package)
 
         object.__setattr__(self, "import_module", import_module)
@@ -174,8 +316,12 @@ class CodeServer:
 
     def __init__(self, tag: str) -> None:
         self.tag = tag  # distinguishes this runtime's pseudo file names
+        # A record exists while its module has a current version or is being
+        # loaded for the first time (a failed first load removes it again).
         self._records: dict[str, _Record] = {}
         self._by_globals: dict[int, Version] = {}  # id(namespace) -> live Version
+        self._views: dict[str, _PackageView] = {}  # parents that are not loaded
+        self._children: dict[str, dict[str, object]] = {}  # parent -> {attr: node}
         self._linecache_keys: list[str] = []
         self._sys_view = _SysView(self)
         self._importlib_view = _ImportlibView(self)
@@ -187,6 +333,14 @@ class CodeServer:
     def names(self):
         return (n for n, r in self._records.items() if r.current is not None)
 
+    def visible_names(self):
+        """What loaded code sees in ``sys.modules``: modules (including one
+        being loaded) and the package views above them."""
+        yield from self._records
+        for name in self._views:
+            if name not in self._records:
+                yield name
+
     def record(self, name: str) -> _Record | None:
         return self._records.get(name)
 
@@ -195,6 +349,14 @@ class CodeServer:
         if rec is None or rec.current is None:
             return None
         return rec.handle
+
+    def lookup(self, name):
+        """What loaded code gets for *name*: the module's handle (also while
+        its first version loads), a package view, or None (not ours)."""
+        rec = self._records.get(name)
+        if rec is not None:
+            return rec.handle
+        return self._views.get(name)
 
     def current(self, name: str) -> Version | None:
         rec = self._records.get(name)
@@ -212,14 +374,16 @@ class CodeServer:
         """Compile and execute *source* as the next version of *name*.
 
         Nothing is installed yet: an exception here (syntax error, error in
-        module-level code) leaves the server unchanged.
+        module-level code) leaves the server unchanged.  While the code runs
+        the module is visible to it (``sys.modules[__name__]``); on a first
+        load its handle shows the namespace being filled.
         """
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(f"module name must be an identifier, got {name!r}")
+        check_module_name(name)
         rec = self._records.get(name)
-        if rec is None:  # so that the module can ``import`` itself while loading
-            rec = self._records[name] = _Record(name)
-        number = rec.count + 1
+        number = 1 if rec is None else rec.count + 1
+        is_package = (
+            filename is not None and os.path.basename(filename) == "__init__.py"
+        )
         if filename is None:
             filename = f"<swaplint {self.tag}: {name} v{number}>"
         code, _ = compile_module(source, filename)
@@ -229,7 +393,7 @@ class CodeServer:
             {
                 "__name__": name,
                 "__doc__": None,
-                "__package__": "",
+                "__package__": name if is_package else name.rpartition(".")[0],
                 "__spec__": None,
                 "__loader__": None,
                 "__file__": filename,
@@ -245,7 +409,17 @@ class CodeServer:
             lines[-1] += "\n"
         linecache.cache[filename] = (len(source), None, lines, filename)
         self._linecache_keys.append(filename)
-        exec(code, ns)  # noqa: S102 - loading code is the point
+        first = rec is None
+        if first:  # visible to its own top-level code, as in sys.modules
+            rec = self._records[name] = _Record(name)
+            rec.handle.__dict__ = ns
+            self._attach(name, rec.handle)
+        try:
+            exec(code, ns)  # noqa: S102 - loading code is the point
+        except BaseException:
+            if first and self._records.get(name) is rec and rec.current is None:
+                self._forget(name, rec)
+            raise
         return version
 
     def install(self, version: Version) -> None:
@@ -256,6 +430,7 @@ class CodeServer:
         rec = self._records.get(version.module)
         if rec is None:
             rec = self._records[version.module] = _Record(version.module)
+            self._attach(version.module, rec.handle)
         assert rec.old is None, "purge the old version first"
         rec.old = rec.current
         rec.current = version
@@ -280,15 +455,96 @@ class CodeServer:
                 linecache.cache.pop(key, None)
         self._linecache_keys.clear()
 
+    # -- the package tree ----------------------------------------------------
+    def _attach(self, name: str, handle: ModuleHandle) -> None:
+        """A module appears: give its handle the submodules a package view of
+        the same name had, and make it attribute of its parent."""
+        for attr, node in self._children.get(name, {}).items():
+            _bind(handle, attr, node)
+        parent, _, last = name.rpartition(".")
+        if parent:
+            self._set_child(parent, last, handle)
+
+    def _forget(self, name: str, rec: _Record) -> None:
+        """Undo a failed first load: no record, no link from the parent."""
+        del self._records[name]
+        rec.handle.__dict__ = {}
+        parent, _, last = name.rpartition(".")
+        if not parent:
+            return
+        view = self._views.get(name)
+        if view is not None:  # still the parent of other loaded modules
+            self._set_child(parent, last, view)
+        else:
+            self._del_child(parent, last)
+
+    def _set_child(self, parent: str, attr: str, node) -> None:
+        self._children.setdefault(parent, {})[attr] = node
+        pnode = self.lookup(parent)
+        if pnode is None:
+            pnode = self._views[parent] = _PackageView(parent, self)
+            grand, _, last = parent.rpartition(".")
+            if grand:
+                self._set_child(grand, last, pnode)
+        _bind(pnode, attr, node)
+
+    def _del_child(self, parent: str, attr: str) -> None:
+        kids = self._children.get(parent)
+        if not kids or attr not in kids:
+            return
+        del kids[attr]
+        pnode = self.lookup(parent)
+        if pnode is not None:
+            _unbind(pnode, attr)
+        if kids:
+            return
+        del self._children[parent]
+        if self._views.get(parent) is pnode:  # an empty view: drop it too
+            del self._views[parent]
+            grand, _, last = parent.rpartition(".")
+            if grand:
+                self._del_child(grand, last)
+
     # -- the import hook of loaded code -------------------------------------
     def _import(self, name, globals=None, locals=None, fromlist=(), level=0):
-        if level == 0:
-            rec = self._records.get(name)
-            if rec is not None:
-                return rec.handle
+        if level:
+            absname = _resolve_name(name, _package_of(globals), level)
+        else:
             if name == "sys":
                 return self._sys_view
             if name == "importlib" or (name.startswith("importlib.") and not fromlist):
                 _real_import(name, globals, locals, fromlist, level)
                 return self._importlib_view
+            absname = name
+        node = self.lookup(absname)
+        if node is not None:
+            if fromlist:
+                if isinstance(node, _PackageView):
+                    self._import_submodules(node, fromlist)
+                return node
+            if level or "." not in absname:
+                return node
+            return self.lookup(absname.partition(".")[0])
+        if level == 0 and not fromlist and "." in absname:
+            top = self.lookup(absname.partition(".")[0])
+            if top is not None:
+                # a real submodule below one of our packages (``import
+                # os.path`` next to a loaded ``os.custom``): import it, but
+                # keep the name bound to our package, which falls back to it
+                _real_import(name, globals, locals, fromlist, level)
+                return top
         return _real_import(name, globals, locals, fromlist, level)
+
+    def _import_submodules(self, view: _PackageView, fromlist) -> None:
+        """``from pkg import x`` with *pkg* a view: import real submodules
+        that are not attributes, as ``importlib``'s ``_handle_fromlist``."""
+        for item in fromlist:
+            if not isinstance(item, str) or item == "*" or hasattr(view, item):
+                continue
+            full = f"{view.__name__}.{item}"
+            try:
+                _real_import(full)
+            except ModuleNotFoundError as exc:
+                if exc.name and (full == exc.name or full.startswith(exc.name + ".")):
+                    continue  # not a module either: IMPORT_FROM reports it
+                raise

@@ -98,7 +98,13 @@ class Runtime(Scheduler):
         filename: str | None = None,
     ) -> int:
         """Load *source* as the new current version of *module*; returns its
-        number (1, 2, 3, ...).  See the module docstring for *purge*."""
+        number (1, 2, 3, ...).  See the module docstring for *purge*.
+
+        *module* is an identifier or a dotted name (``pkg.relative``, as the
+        linter names a file inside a package; a *filename* ending in
+        ``__init__.py`` makes it a package).  A load that raises changes
+        nothing: a failed first load leaves *module* unknown, a failed reload
+        leaves the current version current."""
         if purge not in ("hard", "soft", "none"):
             raise ValueError("purge must be 'hard', 'soft' or 'none'")
         self._outside("load")
