@@ -1,12 +1,65 @@
-"""Run the engine over many files and return the results in a stable order."""
+"""Run the engine over many files: cached, in parallel, in a stable order.
+
+:func:`check_files` is the one entry point the CLI needs. It
+
+1. looks every file up in the result cache (:mod:`swaplint.cache`), when one is
+   given: a hit costs reading the file's bytes, hashing them and one dict lookup;
+2. checks the misses, in a pool of worker processes when there are enough of them
+   to pay for the pool (:data:`MIN_PARALLEL_FILES`), serially otherwise;
+3. stores the new results in the cache and returns every result in the order of
+   ``tasks``, whatever the scheduling.
+
+A file whose check raises, or whose worker process dies, comes back as a
+:class:`~swaplint.findings.RuleError` in its own result; the run goes on.
+
+Each worker screens a file first (:mod:`swaplint.prefilter`): most files hold no
+receive in a possible loop, and for those one ``ast.parse`` is all the work.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from swaplint.engine import Settings, check_file
-from swaplint.findings import FileResult
+from swaplint import prefilter
+from swaplint.engine import Settings, check_source, decode_source, module_name
+from swaplint.findings import FileResult, RuleError
+from swaplint.gitdiff import GitDiffError, changed_files, changed_filter
+
+if TYPE_CHECKING:
+    from swaplint.cache import Cache
+
+__all__ = [
+    "MIN_PARALLEL_FILES",
+    "GitDiffError",
+    "Progress",
+    "Task",
+    "changed_files",
+    "changed_filter",
+    "check_files",
+    "default_jobs",
+    "progress_bar",
+]
+
+#: ``progress(done, total)``: called from the main process as files complete.
+Progress = Callable[[int, int], None]
+
+#: Below this many files to check (cache hits aside), a pool costs more than it
+#: saves. Measured on 2 cores with the fork start method: a pool starts and stops
+#: in ~7 ms and a screened-out file costs ~3 ms, so over small clean files
+#: (``email`` + ``json``) serial vs 2 jobs is 29 vs 32 ms for 8 files, 48 vs 40 ms
+#: for 16 and 59 vs 51 ms for 32; a file the engine parses costs 50-2,500 ms.
+MIN_PARALLEL_FILES = 8
+#: With the spawn start method (macOS, Windows) every worker imports libcst: ~0.3 s.
+MIN_PARALLEL_FILES_SPAWN = 48
 
 
 @dataclass(frozen=True)
@@ -18,6 +71,317 @@ class Task:
     settings: Settings
 
 
-def check_files(tasks: Sequence[Task]) -> list[FileResult]:
-    """Check every task's file; results come back in the order of ``tasks``."""
-    return [check_file(t.disk_path, t.settings, display_path=t.display_path) for t in tasks]
+def default_jobs() -> int:
+    """All the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------------------
+# Checking one file (in the main process or in a worker)
+# --------------------------------------------------------------------------------------
+
+
+def _check_data(data: bytes, task: Task, module: str) -> FileResult:
+    """The engine's result on one file's bytes, skipping libcst when the screen allows."""
+    settings = task.settings
+    try:
+        source = decode_source(data)
+    except (UnicodeDecodeError, SyntaxError, LookupError):
+        return check_source(data, task.display_path, settings, module=module)  # words the error
+    if settings.enabled - {"SWL999"}:
+        verdict = prefilter.screen(source, settings.receive_calls)
+        if verdict is prefilter.Screen.CLEAN:
+            # ast parsed it and no rule can fire: what the engine would return.
+            return FileResult(path=task.display_path, module=module)
+    # The engine screens again; `prefilter.screen` remembers this very string.
+    return check_source(source, task.display_path, settings, module=module)
+
+
+def _check_task(task: Task, module: str | None) -> tuple[FileResult, str | None]:
+    """Check one file; never raises. Returns the result and the hash of what was checked."""
+    from swaplint.cache import content_hash
+
+    try:
+        if module is None:
+            module = module_name(task.disk_path, task.settings.src)
+        try:
+            with open(task.disk_path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            # The engine words unreadable files (one SWL999 finding).
+            from swaplint.engine import check_file
+
+            return check_file(
+                task.disk_path, task.settings, display_path=task.display_path, module=module
+            ), None
+        return _check_data(data, task, module), content_hash(data)
+    except Exception as exc:  # noqa: BLE001 - one file's crash must not stop the run
+        error = RuleError("engine", task.display_path, f"{type(exc).__name__}: {exc}")
+        return FileResult(path=task.display_path, errors=[error], module=module), None
+
+
+_Item = tuple[int, Task, "str | None"]  # (index in tasks, task, module or None)
+_Done = tuple[int, FileResult, "str | None"]  # (index, result, content hash)
+
+
+def _check_chunk(items: list[_Item]) -> list[_Done]:
+    out = []
+    for index, task, module in items:
+        result, digest = _check_task(task, module)
+        out.append((index, result, digest))
+    return out
+
+
+def _init_worker(prefilter_enabled: bool) -> None:
+    prefilter.ENABLED = prefilter_enabled
+    # A worker must not die of ^C before the main process decides what to do.
+    with contextlib.suppress(Exception):
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# --------------------------------------------------------------------------------------
+# The pool
+# --------------------------------------------------------------------------------------
+
+
+def _mp_context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    # fork: workers inherit the imported engine (libcst costs ~0.3 s to import).
+    if "fork" in methods and sys.platform != "darwin":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def _min_parallel(context: Any) -> int:
+    return MIN_PARALLEL_FILES if context.get_start_method() == "fork" else MIN_PARALLEL_FILES_SPAWN
+
+
+def _chunks(items: list[_Item], sizes: dict[int, int], jobs: int) -> list[list[_Item]]:
+    """Largest files first, grouped so that every chunk is about the same work.
+
+    Work is roughly proportional to size; largest-first keeps the tail of the run
+    made of small files, so no core idles while another parses a big one.
+    """
+    ordered = sorted(items, key=lambda item: -sizes.get(item[0], 0))
+    total = sum(sizes.get(i, 0) for i, _, _ in items) or 1
+    budget = max(32_768, total // (jobs * 24))
+    max_files = 64
+    chunks: list[list[_Item]] = []
+    current: list[_Item] = []
+    current_bytes = 0
+    for item in ordered:
+        size = sizes.get(item[0], 0)
+        if current and (current_bytes + size > budget or len(current) >= max_files):
+            chunks.append(current)
+            current, current_bytes = [], 0
+        current.append(item)
+        current_bytes += size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _run_pool(
+    items: list[_Item],
+    sizes: dict[int, int],
+    jobs: int,
+    context: Any,
+    on_done: Callable[[list[_Done]], None],
+) -> None:
+    chunks = _chunks(items, sizes, jobs)
+    pending: dict[Future[list[_Done]], list[_Item]] = {}
+    broken: list[_Item] = []
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(chunks)),
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(prefilter.ENABLED,),
+    )
+    try:
+        for chunk in chunks:
+            pending[pool.submit(_check_chunk, chunk)] = chunk
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                chunk = pending.pop(future)
+                try:
+                    on_done(future.result())
+                except BrokenProcessPool:
+                    broken.extend(chunk)
+    except BaseException:
+        # ^C (or a bug here): drop the queued chunks; workers finish the one they hold.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    if broken:
+        _isolate(broken, context, on_done)
+
+
+def _isolate(items: list[_Item], context: Any, on_done: Callable[[list[_Done]], None]) -> None:
+    """A worker died (a crash in native code, ``os._exit``...): find the file, report it.
+
+    Each file of the chunks that were lost runs in a process of its own; the
+    ones whose process dies again get a RuleError.
+    """
+    for item in sorted(items, key=lambda it: it[0]):
+        index, task, _ = item
+        try:
+            with ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(prefilter.ENABLED,),
+            ) as pool:
+                done = pool.submit(_check_chunk, [item]).result()
+        except BrokenProcessPool:
+            error = RuleError("engine", task.display_path, "worker process crashed on this file")
+            done = [(index, FileResult(path=task.display_path, errors=[error], module=item[2]), None)]
+        on_done(done)
+
+
+# --------------------------------------------------------------------------------------
+# The entry point
+# --------------------------------------------------------------------------------------
+
+
+def check_files(
+    tasks: Sequence[Task],
+    *,
+    jobs: int | None = None,
+    cache: Cache | None = None,
+    progress: Progress | None = None,
+) -> list[FileResult]:
+    """Check every task's file; results come back in the order of ``tasks``.
+
+    ``jobs``: worker processes (None: all cores; 1: serial, in this process).
+    ``cache``: a :class:`swaplint.cache.Cache` to read and fill (None: no cache).
+    ``progress``: called as ``progress(done, total)`` while files complete.
+    """
+    total = len(tasks)
+    results: list[FileResult | None] = [None] * total
+    done_count = 0
+
+    def report(n: int) -> None:
+        nonlocal done_count
+        done_count += n
+        if progress is not None and n:
+            progress(done_count, total)
+
+    items: list[_Item] = []
+    sizes: dict[int, int] = {}
+    keys: dict[int, str] = {}  # index -> module the cache keyed it with
+    hits = 0
+    for index, task in enumerate(tasks):
+        if cache is None:
+            items.append((index, task, None))
+            continue
+        module = module_name(task.disk_path, task.settings.src)
+        keys[index] = module
+        hit, size = cache.lookup(task.disk_path, task.display_path, module, task.settings)
+        if hit is not None:
+            results[index] = hit
+            hits += 1
+        else:
+            items.append((index, task, module))
+            if size is not None:
+                sizes[index] = size
+    report(hits)
+
+    def on_done(done: list[_Done]) -> None:
+        for index, result, digest in done:
+            results[index] = result
+            if cache is not None and digest is not None and not result.errors:
+                task = tasks[index]
+                cache.store(task.display_path, keys[index], digest, task.settings, result)
+        report(len(done))
+
+    if items:
+        workers = default_jobs() if jobs is None or jobs < 1 else jobs
+        context = _mp_context() if workers > 1 else None
+        if context is not None and len(items) >= _min_parallel(context):
+            if cache is None:  # sizes for scheduling: one stat per file
+                for index, task, _ in items:
+                    with contextlib.suppress(OSError):
+                        sizes[index] = os.stat(task.disk_path).st_size
+            _run_pool(items, sizes, min(workers, len(items)), context, on_done)
+        else:
+            for item in items:
+                on_done(_check_chunk([item]))
+
+    if cache is not None:
+        cache.save()
+    return [r if r is not None else FileResult(path=t.display_path) for r, t in zip(results, tasks)]
+
+
+# --------------------------------------------------------------------------------------
+# Progress on a terminal
+# --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def progress_bar(
+    total: int,
+    enabled: bool | None = None,
+    *,
+    delay: float = 1.0,
+    min_files: int = 50,
+    console: Any = None,
+) -> Iterator[Progress | None]:
+    """A ``progress(done, total)`` callback drawing a rich bar on stderr, or None.
+
+    Nothing is shown when ``enabled`` is False, when stderr is not an interactive
+    terminal (or ``TERM=dumb``, or ``CI`` is set), for fewer than ``min_files``
+    files, or until the run has taken ``delay`` seconds. ``console`` (a rich
+    Console) is for tests. The bar refreshes from the callback itself
+    (no refresh thread, so worker processes fork from a single-threaded parent).
+    """
+    if enabled is False or total < min_files:
+        yield None
+        return
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
+
+    if console is None:
+        if os.environ.get("CI") or os.environ.get("TERM", "") == "dumb":
+            yield None
+            return
+        console = Console(stderr=True)
+    if not console.is_terminal or console.is_dumb_terminal:
+        yield None
+        return
+    bar = RichProgress(
+        TextColumn("checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        auto_refresh=False,
+    )
+    started = time.monotonic()
+    state: dict[str, Any] = {"task": None, "last": 0.0}
+
+    def callback(done: int, all_files: int) -> None:
+        now = time.monotonic()
+        if state["task"] is None:
+            if now - started < delay:
+                return
+            bar.start()
+            state["task"] = bar.add_task("check", total=all_files)
+        bar.update(state["task"], completed=done)
+        if now - state["last"] >= 0.1 or done >= all_files:
+            state["last"] = now
+            bar.refresh()
+
+    try:
+        yield callback
+    finally:
+        if state["task"] is not None:
+            bar.stop()

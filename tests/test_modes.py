@@ -1,0 +1,78 @@
+"""Findings are identical in every mode: serial, parallel, cold and warm cache,
+with the screen and without it (fixtures, examples, and a slice of the stdlib)."""
+
+from __future__ import annotations
+
+import os
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+import swaplint.runner as runner
+from swaplint import prefilter
+from swaplint.cache import Cache
+from swaplint.engine import Settings
+from swaplint.runner import Task, check_files
+
+ROOT = Path(__file__).resolve().parents[1]
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+SUBSET = ("asyncio", "concurrent", "multiprocessing", "logging")
+
+
+def _corpus() -> list[Task]:
+    tasks = []
+    for base in (ROOT / "tests" / "fixtures", ROOT / "examples"):
+        for path in sorted(base.rglob("*.py")):
+            tasks.append(Task(str(path), str(path.relative_to(ROOT)), Settings()))
+    for package in SUBSET:
+        for directory, dirs, files in os.walk(STDLIB / package):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    path = Path(directory, name)
+                    tasks.append(Task(str(path), str(path.relative_to(STDLIB)), Settings()))
+    return tasks
+
+
+def _flat(results):
+    return [
+        (r.path, r.module, [(f.code, f.line, f.column, f.end_line, f.end_column, f.message, f.function) for f in r.findings], r.errors)
+        for r in results
+    ]
+
+
+def test_every_mode_gives_the_same_findings(tmp_path: Path, monkeypatch) -> None:
+    tasks = _corpus()
+    assert len(tasks) > 60
+    serial = _flat(check_files(tasks, jobs=1))
+    assert any(findings for _, _, findings, _ in serial)
+    monkeypatch.setattr(runner, "MIN_PARALLEL_FILES", 1)
+    assert _flat(check_files(tasks, jobs=2)) == serial
+
+    cache_dir = tmp_path / "cache"
+    cold = Cache(cache_dir)
+    assert _flat(check_files(tasks, jobs=2, cache=cold)) == serial
+    warm = Cache(cache_dir)
+    assert _flat(check_files(tasks, jobs=2, cache=warm)) == serial
+    assert warm.misses == 0 and warm.hits == len(tasks)
+    warm_serial = Cache(cache_dir)
+    assert _flat(check_files(tasks, jobs=1, cache=warm_serial)) == serial
+
+    monkeypatch.setattr(prefilter, "ENABLED", False)
+    assert _flat(check_files(tasks, jobs=2)) == serial  # workers inherit the switch
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_screen_off_through_the_environment(jobs: int, tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "w.py"
+    path.write_text("def w(q):\n    while True:\n        q.get()\n")
+    tasks = [Task(str(path), "w.py", Settings())] * 3
+    monkeypatch.setattr(runner, "MIN_PARALLEL_FILES", 1)
+    expected = _flat(check_files(tasks, jobs=jobs))
+    saved = prefilter.ENABLED
+    try:
+        prefilter.set_enabled(False)
+        assert _flat(check_files(tasks, jobs=jobs)) == expected
+    finally:
+        prefilter.set_enabled(saved)
