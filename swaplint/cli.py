@@ -177,6 +177,14 @@ CHECK_OPTIONS: list[Callable[[F], F]] = [
                  help="Apply excludes to paths named on the command line too (for pre-commit)."),
     click.option("--stdin-filename", type=str, metavar="PATH",
                  help="The name of the file read from stdin (with the path '-')."),
+    click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, metavar="N",
+                 help="Worker processes (default and 0: all cores; 1: no pool)."),
+    click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
+    click.option("--cache-dir", type=click.Path(file_okay=False, path_type=str), metavar="DIR",
+                 help="Cache directory (default: $SWAPLINT_CACHE_DIR, else .swaplint_cache beside the config)."),
+    click.option("--diff-base", metavar="REF",
+                 help="Check only files changed since the git REF (committed since the merge base, "
+                      "staged, unstaged, untracked)."),
     click.option("--verify", is_flag=True,
                  help="Run each flagged loop of files that use swaplint.runtime through an upgrade "
                       "scenario and attach a verdict (runs your code). --verify=strict also drops "
@@ -206,6 +214,10 @@ class CheckOptions:
     quiet: bool = False
     force_exclude: bool = False
     stdin_filename: str | None = None
+    jobs: int | None = None
+    no_cache: bool = False
+    cache_dir: str | None = None
+    diff_base: str | None = None
     verify: bool = False
     verify_mode: str = "on"
 
@@ -339,11 +351,15 @@ def run_check(opts: CheckOptions) -> int:
 
     found = discover(paths, excluder, force_exclude=opts.force_exclude) if paths else None
     if found is not None:
-        tasks = [Task(f.disk_path, f.display_path, settings.for_path(f.disk_path)) for f in found.files]
-        for f in found.files:
+        files = found.files
+        if opts.diff_base:
+            changed = changed_since(opts.diff_base, cwd)
+            files = [f for f in files if changed(f.disk_path)]
+        tasks = [Task(f.disk_path, f.display_path, settings.for_path(f.disk_path)) for f in files]
+        for f in files:
             sources.add_file(f.display_path, f.disk_path)
             disk_paths[f.display_path] = f.disk_path
-        results.extend(run_tasks(tasks, opts))
+        results.extend(run_tasks(tasks, opts, config))
     missing = found.missing if found is not None else []
     if opts.verify:
         results = verify(results, config, disk_paths, stdin_text, strict=opts.verify_mode == "strict")
@@ -411,11 +427,27 @@ def verify(
     return drop_not_reproduced(verified) if strict else verified
 
 
-def run_tasks(tasks: list[Any], opts: CheckOptions) -> list[FileResult]:
-    """Check the files on disk (the one place later options like ``--jobs`` plug in)."""
-    from swaplint.runner import check_files
+def changed_since(base_ref: str, cwd: Path) -> Callable[[str], bool]:
+    """``--diff-base``: a test for "changed since REF"; a bad ref or no repository is exit 2."""
+    from swaplint.gitdiff import GitDiffError, changed_filter
 
-    return check_files(tasks)
+    try:
+        return changed_filter(base_ref, cwd)
+    except GitDiffError as exc:
+        raise SwaplintError(f"--diff-base {base_ref}: {exc}") from None
+
+
+def run_tasks(tasks: list[Any], opts: CheckOptions, config: Config) -> list[FileResult]:
+    """Check the files on disk: in parallel (``--jobs``), through the cache, with progress."""
+    from swaplint.runner import check_files, progress_bar
+
+    cache = None
+    if not opts.no_cache:
+        from swaplint.cache import Cache, default_cache_dir
+
+        cache = Cache(opts.cache_dir or default_cache_dir(config.root))
+    with progress_bar(len(tasks), enabled=False if opts.quiet else None) as progress:
+        return check_files(tasks, jobs=opts.jobs or None, cache=cache, progress=progress)
 
 
 def open_output(path: str | None) -> TextIO:

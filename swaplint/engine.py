@@ -22,7 +22,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from swaplint.findings import FileResult, Finding, RuleError
 from swaplint.model import build_model
-from swaplint.prefilter import may_have_findings
+from swaplint.prefilter import Screen, screen
 from swaplint.rules import ALL_CODES, VISITOR_RULES, RuleContext, SyntaxErrorRule
 
 
@@ -152,9 +152,14 @@ def check_source(
                     _syntax_finding(path, 1, 1, f"cannot decode file: {_one_line(exc)}")
                 )
             return result
-    if not (settings.enabled - {SyntaxErrorRule.code}) or not may_have_findings(
-        source, settings.receive_calls
-    ):
+    verdict = (
+        screen(source, settings.receive_calls)
+        if settings.enabled - {SyntaxErrorRule.code}
+        else Screen.NO_MATCH
+    )
+    if verdict is Screen.CLEAN:
+        return result  # `ast` parsed it, and no rule can fire on it
+    if verdict is Screen.NO_MATCH:
         # No rule can fire: only a syntax error is left to report, and `ast` finds
         # those ten times faster than libcst. libcst still words the message.
         try:

@@ -193,7 +193,7 @@ def test_rule_crash_without_findings_exits_2(project, write, run, crashing_rule)
 def test_internal_error_is_one_line_exit_2(project, write, run, monkeypatch):
     import swaplint.cli
 
-    def explode(tasks, opts):
+    def explode(*args):
         raise ValueError("kaput")
 
     monkeypatch.setattr(swaplint.cli, "run_tasks", explode)
