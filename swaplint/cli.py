@@ -82,6 +82,12 @@ class SwaplintGroup(click.Group):
         except click.Abort:
             _error("interrupted")
             code = 130
+        except BrokenPipeError:
+            # `swaplint check | head`: the reader left. Point stdout at devnull so the
+            # interpreter's final flush does not fail too, and keep the exit code.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            code = 1
         except Exception as exc:  # noqa: BLE001 - never a bare traceback
             if os.environ.get(DEBUG_ENV):
                 traceback.print_exc()

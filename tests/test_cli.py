@@ -433,3 +433,14 @@ def test_module_entry_point(project, write):
     proc = subprocess.run([*SWAPLINT, "check", "counter.py"], capture_output=True, text=True, env=subprocess_env())
     assert proc.returncode == 0, proc.stderr
     assert "All checks passed!" in proc.stdout
+
+
+def test_closed_pipe_is_not_an_error(project, write):
+    for i in range(300):
+        write(f"m{i:03d}.py", FLAGGED)
+    proc = subprocess.run(
+        f"{sys.executable} -m swaplint.cli check --no-cache --format concise . | head -n 1",
+        shell=True, capture_output=True, text=True, env=subprocess_env(), check=False,
+    )
+    assert proc.stdout.count("\n") == 1
+    assert "error" not in proc.stderr and "Traceback" not in proc.stderr
