@@ -13,12 +13,12 @@ import io
 import os
 import re
 import tokenize
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from swaplint.findings import FileResult, Finding, RuleError
 from swaplint.model import build_model
@@ -203,13 +203,51 @@ def check_source(
     return result
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what libcst counts as the end of a line
+
+
+def _line_breaks(code: str) -> int:
+    return len(_LINE_BREAK.findall(code))
+
+
+def _positions(tree: cst.Module, context: RuleContext) -> Callable[[cst.CSTNode], CodeRange]:
+    """Where each reported node is, computing position metadata only where needed.
+
+    Position metadata over a whole module costs more than parsing it. Reported nodes
+    sit in a few top-level statements, so positions are resolved for a module made of
+    each such statement alone, then shifted by the lines of the code before it (plain
+    code generation, several times cheaper). Columns need no shift: a top-level
+    statement starts in column 0.
+    """
+    tops = context.model.top_statement
+    needed = {tops.get(r.node) for r in context.reports}
+    if None in needed:  # a node the model does not map: resolve the whole module
+        full = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+        return lambda node: full[node]
+    index = {id(stmt): i for i, stmt in enumerate(tree.body)}
+    last = max(index[id(stmt)] for stmt in needed)
+    lines_before = [sum(_line_breaks(tree.code_for_node(line)) for line in tree.header)]
+    for stmt in tree.body[:last]:
+        lines_before.append(lines_before[-1] + _line_breaks(tree.code_for_node(stmt)))
+    table: dict[cst.CSTNode, CodeRange] = {}
+    for stmt in needed:
+        shift = lines_before[index[id(stmt)]]
+        alone = tree.with_changes(header=(), body=(stmt,), footer=())
+        for node, pos in MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider).items():
+            table[node] = CodeRange(
+                CodePosition(pos.start.line + shift, pos.start.column),
+                CodePosition(pos.end.line + shift, pos.end.column),
+            )
+    return table.__getitem__
+
+
 def _resolve(tree: cst.Module, context: RuleContext, path: str, source: str) -> list[Finding]:
-    positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+    position_of = _positions(tree, context)
     lines = source.splitlines()
     findings = []
     seen = set()
     for report in context.reports:
-        pos = positions[report.node]
+        pos = position_of(report.node)
         line, column = pos.start.line, pos.start.column + 1
         if report.length is not None:
             end_line, end_column = line, column + report.length

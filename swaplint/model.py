@@ -189,6 +189,9 @@ class FileModel:
     pinned_whiles: dict[cst.While, Function] = field(default_factory=dict)
     #: Cycle heads (their ``def`` names) of cycles with no qualified re-entry.
     unqualified_heads: dict[cst.FunctionDef, Cycle] = field(default_factory=dict)
+    #: The top-level statement that holds each node a rule may report (calls, `while`
+    #: statements, `def` names), so positions can be resolved for that statement only.
+    top_statement: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------
@@ -222,6 +225,7 @@ class _Collector(cst.CSTVisitor):
         self.imports: list[tuple[str, str, int]] = []  # (bound name, dotted target, level)
         self.handle_assigns: list[tuple[str, cst.BaseExpression]] = []
         self.calls: list[_CallRecord] = []
+        self.top_statement: dict[cst.CSTNode, cst.CSTNode] = {}
 
     # -- the ancestor stack ----------------------------------------------------------
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -266,6 +270,7 @@ class _Collector(cst.CSTVisitor):
             qualname = f"{outer.qualname}.<locals>.{node.name.value}"
         else:
             qualname = node.name.value
+        self.top_statement[node.name] = self.stack[1]
         fn = Function(node=node, index=len(self.functions), parent=parent, cls=cls, qualname=qualname)
         self.functions.append(fn)
         if cls is not None:
@@ -338,8 +343,13 @@ class _Collector(cst.CSTVisitor):
         self._bind_target(node.target)
 
     # -- calls -------------------------------------------------------------------------
+    def visit_While(self, node: cst.While) -> None:
+        self.top_statement[node] = self.stack[1]
+
     def visit_Call(self, node: cst.Call) -> None:
         stack = self.stack
+        if len(stack) > 1:
+            self.top_statement[node] = stack[1]
         fn = self.function
         in_lambda = False
         not_tail: str | None = None
@@ -686,7 +696,7 @@ def build_model(
     col = _Collector()
     tree.visit(col)
     resolver = _Resolver(col, module)
-    model = FileModel(module=module, functions=col.functions)
+    model = FileModel(module=module, functions=col.functions, top_statement=col.top_statement)
 
     # Receives.
     receives = _Receives(resolver, receive_calls)

@@ -141,6 +141,8 @@ def _screen(source: str, extra: tuple[str, ...]) -> Screen:
             tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return Screen.NEEDS_CST  # libcst reports the error in its own words
+    if "\r" in source:  # the scan counts lines by "\n", as `ast` numbers them
+        source = source.replace("\r\n", "\n").replace("\r", "\n")
     try:
         found = _Scan(source, names).run(tree)
     except RecursionError:

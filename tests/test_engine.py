@@ -251,3 +251,49 @@ def test_findings_are_sorted_and_unique(tmp_path):
     findings = check_file(path).findings
     keys = [f.sort_key() for f in findings]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
+
+
+def _full_positions(tree, context):
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    full = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+    return lambda node: full[node]
+
+
+TRICKY = (
+    "# header comment\n\n#!second\n"
+    "import m; from swaplint.runtime import receive\n"
+    "x = 1; y = '''a\nb\x0cc'''\n\x0c\n"
+    "@decorator\n@other(\n    1)\n"
+    "def loop(s):\n    msg = receive()\n    return loop(s)\n\n"
+    "class C:\n    # comment\n    def run(self):\n        while True:\n            self.q.get()\n"
+)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_positions_per_statement_match_full_metadata(monkeypatch, newline):
+    import swaplint.engine
+
+    source = TRICKY.replace("\n", newline)
+    fast = check_source(source, "m.py").findings
+    monkeypatch.setattr(swaplint.engine, "_positions", _full_positions)
+    assert fast and fast == check_source(source, "m.py").findings
+
+
+def test_positions_match_full_metadata_on_real_code(monkeypatch):
+    import sysconfig
+
+    import swaplint.engine
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    names = [
+        "concurrent/futures/process.py", "concurrent/futures/thread.py", "pty.py", "socketserver.py",
+        "multiprocessing/managers.py", "multiprocessing/pool.py", "telnetlib.py", "idlelib/tree.py",
+    ]
+    paths = [stdlib / n for n in names if (stdlib / n).is_file()]
+    paths += sorted((Path(__file__).parent / "fixtures").rglob("*.py"))
+    fast = {p: check_file(p).findings for p in paths}
+    monkeypatch.setattr(swaplint.engine, "_positions", _full_positions)
+    assert sum(map(len, fast.values())) > 50
+    for p in paths:
+        assert fast[p] == check_file(p).findings, p

@@ -451,3 +451,11 @@ def test_no_match_and_clean() -> None:
     assert screen("x = 1\n") is Screen.NO_MATCH
     assert screen("def f(d):\n    return d.get('k')\n") is Screen.CLEAN
     assert screen("def f(:\n  q.get()\n") is Screen.NEEDS_CST  # libcst words the error
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+@pytest.mark.parametrize("name", ["queue-get-in-while", "dict-get-not-a-receive"])
+def test_other_newlines_same_findings(name: str, newline: str, no_screen) -> None:
+    source = textwrap.dedent(CASES[name]).lstrip().replace("\n", newline)
+    screened, full = _both(source, no_screen)
+    assert _keys(screened) == _keys(full)
