@@ -138,22 +138,15 @@ def verify_results(
         source = sources.get(result.path)
         if isinstance(source, bytes):
             source = source.decode("utf-8", errors="replace")
-        verdicts = _verify_file(result, wanted, source, scenarios, timeout)
+        verdicts = dict(zip(map(id, wanted), _verify_file(result, wanted, source, scenarios, timeout)))
         findings = [
-            dataclasses.replace(f, extra={**f.extra, "verification": verdicts[i].to_dict()})
-            if (i := _index(wanted, f)) is not None
+            dataclasses.replace(f, extra={**f.extra, "verification": verdicts[id(f)].to_dict()})
+            if id(f) in verdicts
             else f
             for f in result.findings
         ]
         out.append(dataclasses.replace(result, findings=findings))
     return out
-
-
-def _index(items: list[Finding], item: Finding) -> int | None:
-    for i, candidate in enumerate(items):
-        if candidate is item:
-            return i
-    return None
 
 
 def _verify_file(
