@@ -180,7 +180,9 @@ with open("/dev/null", "w") as out:
 """
 
 
-def swaplint_argv(use_cli: bool, listing: Path, files: list[str], jobs: int, cache_dir: str | None) -> list[str]:
+def swaplint_argv(
+    use_cli: bool, listing: Path, files: list[str], jobs: int, cache_dir: str | None
+) -> list[str]:
     if use_cli:
         argv = [sys.executable, "-m", "swaplint.cli", "check", "--format", "json", "-o", os.devnull]
         argv += ["--jobs", str(jobs)]
@@ -206,7 +208,10 @@ def main() -> int:
     }
     use_cli = cli_supports_options(sys.executable)
     # This checkout's swaplint, whether or not it is installed.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
     rows: list[Row] = []
 
     with tempfile.TemporaryDirectory(prefix="swaplint-bench-") as tmp_name:
@@ -267,14 +272,44 @@ def main() -> int:
             rows.append(row)
 
             peers = [
-                ("fixit", "one rule (NoRedundantFString), its own pool", 1 if big or args.quick else 2,
-                 lambda exe: [exe, "--rules", "fixit.rules.no_redundant_fstring", "lint", *files]),
-                ("flake8", "one check (F401), --jobs auto", reps,
-                 lambda exe: [exe, "--isolated", "--select", "F401", "--jobs", "auto",
-                              "--output-file", os.devnull, *files]),
-                ("ruff", "one rule (F401), no cache, its own threads", max(reps, 3),
-                 lambda exe: [exe, "check", "--isolated", "--no-cache", "--select", "F401",
-                              "--exit-zero", "--quiet", *files]),
+                (
+                    "fixit",
+                    "one rule (NoRedundantFString), its own pool",
+                    1 if big or args.quick else 2,
+                    lambda exe: [exe, "--rules", "fixit.rules.no_redundant_fstring", "lint", *files],
+                ),
+                (
+                    "flake8",
+                    "one check (F401), --jobs auto",
+                    reps,
+                    lambda exe: [
+                        exe,
+                        "--isolated",
+                        "--select",
+                        "F401",
+                        "--jobs",
+                        "auto",
+                        "--output-file",
+                        os.devnull,
+                        *files,
+                    ],
+                ),
+                (
+                    "ruff",
+                    "one rule (F401), no cache, its own threads",
+                    max(reps, 3),
+                    lambda exe: [
+                        exe,
+                        "check",
+                        "--isolated",
+                        "--no-cache",
+                        "--select",
+                        "F401",
+                        "--exit-zero",
+                        "--quiet",
+                        *files,
+                    ],
+                ),
             ]
             for name, what, runs, make in peers:
                 exe = tools[name]
@@ -298,8 +333,10 @@ def main() -> int:
 def print_table(
     rows: list[Row], sizes: dict[str, list[str]], megabytes: dict[str, float], jobs: int, use_cli: bool
 ) -> None:
-    print(f"Python {sys.version.split()[0]} on {os.cpu_count()} cores ({jobs} usable); "
-          f"swaplint timed through {'its CLI' if use_cli else 'a driver script calling swaplint.runner.check_files (the CLI has no --jobs/--cache-dir yet)'}.")
+    print(
+        f"Python {sys.version.split()[0]} on {os.cpu_count()} cores ({jobs} usable); "
+        f"swaplint timed through {'its CLI' if use_cli else 'a driver script calling swaplint.runner.check_files (the CLI has no --jobs/--cache-dir yet)'}."
+    )
     print()
     floors = {r.corpus: r.median for r in rows if r.tool == "ast.parse"}
     seen = []
@@ -307,7 +344,11 @@ def print_table(
         if not any(r.corpus == corpus for r in rows):
             continue
         seen.append(corpus)
-        title = "asyncio + concurrent + multiprocessing + logging" if corpus == "subset" else "whole standard library"
+        title = (
+            "asyncio + concurrent + multiprocessing + logging"
+            if corpus == "subset"
+            else "whole standard library"
+        )
         print(f"### {title}: {len(sizes[corpus])} files, {megabytes[corpus]:.1f} MB")
         print()
         print("| tool | what | runs | median (s) | × ast.parse | peak RSS (MB) | note |")

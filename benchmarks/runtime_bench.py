@@ -202,25 +202,15 @@ def main(argv=None) -> None:
     del keep, rt
     gc.collect()
     dt, k = best(lambda: bench_spawn(n), args.repeat)
-    print(
-        f"spawn + start to first receive : {k / dt:12,.0f} processes/s  ({k:,} in {dt:.3f} s)"
-    )
+    print(f"spawn + start to first receive : {k / dt:12,.0f} processes/s  ({k:,} in {dt:.3f} s)")
     dt, k = best(lambda: bench_bulk(m, False), args.repeat)
-    print(
-        f"messages, one loop, trace off  : {k / dt:12,.0f} messages/s  ({k:,} in {dt:.3f} s)"
-    )
+    print(f"messages, one loop, trace off  : {k / dt:12,.0f} messages/s  ({k:,} in {dt:.3f} s)")
     dt, k = best(lambda: bench_bulk(m, True), args.repeat)
-    print(
-        f"messages, one loop, trace on   : {k / dt:12,.0f} messages/s  ({k:,} in {dt:.3f} s)"
-    )
+    print(f"messages, one loop, trace on   : {k / dt:12,.0f} messages/s  ({k:,} in {dt:.3f} s)")
     dt, k = best(lambda: bench_fanout(1000, max(1, m // 1000)), args.repeat)
-    print(
-        f"messages, 1000 loops round-robin: {k / dt:11,.0f} messages/s  ({k:,} in {dt:.3f} s)"
-    )
+    print(f"messages, 1000 loops round-robin: {k / dt:11,.0f} messages/s  ({k:,} in {dt:.3f} s)")
     dt, k = best(lambda: bench_pingpong(m // 2), args.repeat)
-    print(
-        f"messages, ping-pong (a switch each): {k / dt:8,.0f} messages/s  ({k:,} in {dt:.3f} s)"
-    )
+    print(f"messages, ping-pong (a switch each): {k / dt:8,.0f} messages/s  ({k:,} in {dt:.3f} s)")
     results = [bench_purge(n) for _ in range(args.repeat)]
     dt, killed, survived = min(results)
     print(

@@ -19,7 +19,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv: list[str]) -> int:
     paths = argv or ["tests/fixtures", "examples"]
     proc = subprocess.run(
-        [sys.executable, "-m", "swaplint.cli", "check", "--verify", "--format", "json", "--exit-zero", *paths],
+        [
+            sys.executable,
+            "-m",
+            "swaplint.cli",
+            "check",
+            "--verify",
+            "--format",
+            "json",
+            "--exit-zero",
+            *paths,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -70,9 +70,7 @@ class SwaplintGroup(click.Group):
         **extra: Any,
     ) -> Any:
         try:
-            rv = super().main(
-                args, prog_name or "swaplint", complete_var, standalone_mode=False, **extra
-            )
+            rv = super().main(args, prog_name or "swaplint", complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message(), err=True)
             code = 2
@@ -88,7 +86,7 @@ class SwaplintGroup(click.Group):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             code = 1
-        except Exception as exc:  # noqa: BLE001 - never a bare traceback
+        except Exception as exc:
             if os.environ.get(DEBUG_ENV):
                 traceback.print_exc()
             _error(f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for a traceback)")
@@ -160,43 +158,98 @@ def _format_option(*, extra_help: str = "") -> Callable[[F], F]:
 #: The options of ``swaplint check``, in the order ``--help`` shows them.
 CHECK_OPTIONS: list[Callable[[F], F]] = [
     click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
-    click.option("--select", multiple=True, callback=_codes, metavar="CODES",
-                 help="Rule codes or prefixes to enable (comma-separated; replaces the configured selection)."),
-    click.option("--ignore", multiple=True, callback=_codes, metavar="CODES",
-                 help="Rule codes or prefixes to disable."),
-    click.option("--extend-select", multiple=True, callback=_codes, metavar="CODES",
-                 help="Rule codes or prefixes to enable on top of the selection."),
-    click.option("--exclude", multiple=True, callback=_patterns, metavar="PATTERNS",
-                 help="Gitignore-style patterns to exclude (replaces the configured and default excludes)."),
-    click.option("--extend-exclude", multiple=True, callback=_patterns, metavar="PATTERNS",
-                 help="Gitignore-style patterns to exclude in addition to the others."),
+    click.option(
+        "--select",
+        multiple=True,
+        callback=_codes,
+        metavar="CODES",
+        help="Rule codes or prefixes to enable (comma-separated; replaces the configured selection).",
+    ),
+    click.option(
+        "--ignore", multiple=True, callback=_codes, metavar="CODES", help="Rule codes or prefixes to disable."
+    ),
+    click.option(
+        "--extend-select",
+        multiple=True,
+        callback=_codes,
+        metavar="CODES",
+        help="Rule codes or prefixes to enable on top of the selection.",
+    ),
+    click.option(
+        "--exclude",
+        multiple=True,
+        callback=_patterns,
+        metavar="PATTERNS",
+        help="Gitignore-style patterns to exclude (replaces the configured and default excludes).",
+    ),
+    click.option(
+        "--extend-exclude",
+        multiple=True,
+        callback=_patterns,
+        metavar="PATTERNS",
+        help="Gitignore-style patterns to exclude in addition to the others.",
+    ),
     _format_option(),
-    click.option("--output-file", "-o", type=click.Path(dir_okay=False, path_type=str),
-                 help="Write the output to this file instead of stdout."),
+    click.option(
+        "--output-file",
+        "-o",
+        type=click.Path(dir_okay=False, path_type=str),
+        help="Write the output to this file instead of stdout.",
+    ),
     click.option("--exit-zero", is_flag=True, help="Exit with 0 even when there are findings."),
-    click.option("--statistics", is_flag=True, help="Show the number of findings per rule instead of the findings."),
-    click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=str),
-                 help="Use this configuration file (pyproject.toml or swaplint.toml) instead of searching."),
+    click.option(
+        "--statistics", is_flag=True, help="Show the number of findings per rule instead of the findings."
+    ),
+    click.option(
+        "--config",
+        "config_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=str),
+        help="Use this configuration file (pyproject.toml or swaplint.toml) instead of searching.",
+    ),
     click.option("--no-color", is_flag=True, help="Never colour the output (NO_COLOR is honoured too)."),
     click.option("--quiet", "-q", is_flag=True, help="Print findings only: no summary line."),
-    click.option("--force-exclude", is_flag=True,
-                 help="Apply excludes to paths named on the command line too (for pre-commit)."),
-    click.option("--stdin-filename", type=str, metavar="PATH",
-                 help="The name of the file read from stdin (with the path '-')."),
-    click.option("--jobs", "-j", type=click.IntRange(min=0), default=None, metavar="N",
-                 help="Worker processes (default and 0: all cores; 1: no pool)."),
+    click.option(
+        "--force-exclude",
+        is_flag=True,
+        help="Apply excludes to paths named on the command line too (for pre-commit).",
+    ),
+    click.option(
+        "--stdin-filename",
+        type=str,
+        metavar="PATH",
+        help="The name of the file read from stdin (with the path '-').",
+    ),
+    click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=0),
+        default=None,
+        metavar="N",
+        help="Worker processes (default and 0: all cores; 1: no pool).",
+    ),
     click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
-    click.option("--cache-dir", type=click.Path(file_okay=False, path_type=str), metavar="DIR",
-                 help="Cache directory (default: $SWAPLINT_CACHE_DIR, else .swaplint_cache beside the config)."),
-    click.option("--diff-base", metavar="REF",
-                 help="Check only files changed since the git REF (committed since the merge base, "
-                      "staged, unstaged, untracked)."),
-    click.option("--verify", is_flag=True,
-                 help="Run each flagged loop of files that use swaplint.runtime through an upgrade "
-                      "scenario and attach a verdict (runs your code). --verify=strict also drops "
-                      "findings the run did not reproduce."),
-    click.option("--verify-mode", type=click.Choice(("on", "strict"), case_sensitive=False),
-                 default="on", hidden=True),
+    click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=str),
+        metavar="DIR",
+        help="Cache directory (default: $SWAPLINT_CACHE_DIR, else .swaplint_cache beside the config).",
+    ),
+    click.option(
+        "--diff-base",
+        metavar="REF",
+        help="Check only files changed since the git REF (committed since the merge base, "
+        "staged, unstaged, untracked).",
+    ),
+    click.option(
+        "--verify",
+        is_flag=True,
+        help="Run each flagged loop of files that use swaplint.runtime through an upgrade "
+        "scenario and attach a verdict (runs your code). --verify=strict also drops "
+        "findings the run did not reproduce.",
+    ),
+    click.option(
+        "--verify-mode", type=click.Choice(("on", "strict"), case_sensitive=False), default="on", hidden=True
+    ),
     click.version_option(__version__, "--version", prog_name="swaplint", message="%(prog)s %(version)s"),
 ]
 
@@ -370,9 +423,7 @@ def run_check(opts: CheckOptions) -> int:
     if opts.verify:
         results = verify(results, config, disk_paths, stdin_text, strict=opts.verify_mode == "strict")
 
-    findings: list[Finding] = sorted(
-        (f for r in results for f in r.findings), key=Finding.sort_key
-    )
+    findings: list[Finding] = sorted((f for r in results for f in r.findings), key=Finding.sort_key)
     errors: list[RuleError] = [e for r in results for e in r.errors]
     for path in missing:
         _error(f"path not found: {path}")
@@ -521,8 +572,14 @@ def _get_rule(ctx: click.Context, param: click.Parameter, value: str) -> Any:
 
 @cli.command("rule")
 @click.argument("code", callback=_get_rule)
-@click.option("--format", "output_format", type=click.Choice(("text", "json"), case_sensitive=False),
-              default="text", show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(("text", "json"), case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 @click.option("--no-color", is_flag=True, help="Never colour the output.")
 def rule_command(code: Any, output_format: str, no_color: bool) -> None:
     """Show the documentation of a rule, e.g. swaplint rule SWL001."""
@@ -537,13 +594,21 @@ def rule_command(code: Any, output_format: str, no_color: bool) -> None:
     from swaplint.output.text import make_console
 
     console = make_console(stdout, _color_enabled(no_color, stdout), wrap=True)
-    header = f"# {rule.code} {rule.name}\n\nSeverity: **{rule.severity.value}**. Docs: <{rule_url(rule.code)}>\n\n"
+    header = (
+        f"# {rule.code} {rule.name}\n\nSeverity: **{rule.severity.value}**. Docs: <{rule_url(rule.code)}>\n\n"
+    )
     console.print(Markdown(header + rule.doc()))
 
 
 @cli.command("rules")
-@click.option("--format", "output_format", type=click.Choice(("text", "json"), case_sensitive=False),
-              default="text", show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(("text", "json"), case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 @click.option("--no-color", is_flag=True, help="Never colour the output.")
 def rules_command(output_format: str, no_color: bool) -> None:
     """List every rule: code, name, severity and what it flags."""
@@ -566,7 +631,10 @@ def rules_command(output_format: str, no_color: bool) -> None:
     table.add_column("Summary")
     for rule in RULES:
         table.add_row(
-            rule.code, rule.name, Text(rule.severity.value, style=severity_style(rule.severity)), rule.summary()
+            rule.code,
+            rule.name,
+            Text(rule.severity.value, style=severity_style(rule.severity)),
+            rule.summary(),
         )
     console = make_console(stdout, _color_enabled(no_color, stdout), wrap=True)
     console.print(table)

@@ -201,9 +201,7 @@ def config_from_dict(
     root = path.parent if path else Path(os.getcwd())
 
     def fail(key: str, expected: str, value: Any) -> ConfigError:
-        return ConfigError(
-            f"{where}: '{prefix}{key}' must be {expected}, got {_describe(value)}"
-        )
+        return ConfigError(f"{where}: '{prefix}{key}' must be {expected}, got {_describe(value)}")
 
     unknown = [k for k in table if k not in KNOWN_KEYS]
     if unknown:
@@ -275,14 +273,10 @@ def config_from_dict(
     )
 
 
-def _dotted_names(
-    key: str, values: tuple[str, ...] | None, where: str, prefix: str
-) -> tuple[str, ...]:
+def _dotted_names(key: str, values: tuple[str, ...] | None, where: str, prefix: str) -> tuple[str, ...]:
     for value in values or ():
         if not value or not all(part.isidentifier() for part in value.split(".")):
-            raise ConfigError(
-                f"{where}: '{prefix}{key}' must be a list of dotted names, got {value!r}"
-            )
+            raise ConfigError(f"{where}: '{prefix}{key}' must be a list of dotted names, got {value!r}")
     return values or ()
 
 

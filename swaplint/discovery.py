@@ -118,7 +118,8 @@ class Excluder:
         for pattern_set in self.patterns:
             if pattern_set.matches(root, is_dir=True):
                 remaining = tuple(
-                    p for p in pattern_set.patterns
+                    p
+                    for p in pattern_set.patterns
                     if not PatternSet(pattern_set.base, (p,)).matches(root, is_dir=True)
                 )
                 pattern_set = PatternSet(pattern_set.base, remaining)

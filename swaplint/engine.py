@@ -148,9 +148,7 @@ def check_source(
             source = decode_source(source)
         except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
             if SyntaxErrorRule.code in settings.enabled:
-                result.findings.append(
-                    _syntax_finding(path, 1, 1, f"cannot decode file: {_one_line(exc)}")
-                )
+                result.findings.append(_syntax_finding(path, 1, 1, f"cannot decode file: {_one_line(exc)}"))
             return result
     verdict = (
         screen(source, settings.receive_calls)
@@ -176,9 +174,7 @@ def check_source(
         return result
     except (RecursionError, MemoryError, ValueError) as exc:
         if SyntaxErrorRule.code in settings.enabled:
-            result.findings.append(
-                _syntax_finding(path, 1, 1, f"cannot parse file: {_one_line(exc)}")
-            )
+            result.findings.append(_syntax_finding(path, 1, 1, f"cannot parse file: {_one_line(exc)}"))
         return result
 
     rules = [r for r in VISITOR_RULES if r.code in settings.enabled]
@@ -189,7 +185,7 @@ def check_source(
             receive_calls=settings.receive_calls,
             spawn_calls=settings.spawn_calls,
         )
-    except Exception as exc:  # noqa: BLE001 - one file's engine crash must not stop the run
+    except Exception as exc:
         result.errors.append(RuleError("engine", path, f"{type(exc).__name__}: {exc}"))
         return result
 

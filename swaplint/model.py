@@ -469,9 +469,7 @@ class _Resolver:
         return self.resolve(expr, scope) == self.module or self.is_self_module_expr(expr)
 
     # -- functions -------------------------------------------------------------------
-    def functions_for(
-        self, func: cst.BaseExpression, caller: Function | None
-    ) -> tuple[list[Function], bool]:
+    def functions_for(self, func: cst.BaseExpression, caller: Function | None) -> tuple[list[Function], bool]:
         """The file's functions a callee expression names, and whether the call is qualified."""
         col = self.col
         if isinstance(func, cst.Name):

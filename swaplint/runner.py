@@ -118,7 +118,7 @@ def _check_task(task: Task, module: str | None) -> tuple[FileResult, str | None]
                 task.disk_path, task.settings, display_path=task.display_path, module=module
             ), None
         return _check_data(data, task, module), content_hash(data)
-    except Exception as exc:  # noqa: BLE001 - one file's crash must not stop the run
+    except Exception as exc:
         error = RuleError("engine", task.display_path, f"{type(exc).__name__}: {exc}")
         return FileResult(path=task.display_path, errors=[error], module=module), None
 

@@ -71,7 +71,11 @@ class Verdict:
     messages: tuple[Any, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "evidence": self.evidence, "messages": [repr(m) for m in self.messages]}
+        return {
+            "status": self.status,
+            "evidence": self.evidence,
+            "messages": [repr(m) for m in self.messages],
+        }
 
 
 def _tuples(value: Any) -> Any:
@@ -81,24 +85,26 @@ def _tuples(value: Any) -> Any:
     return value
 
 
-def parse_verify_table(table: Mapping[str, Any], where: str = "[tool.swaplint.verify]") -> dict[str, Scenario]:
+def parse_verify_table(
+    table: Mapping[str, Any], where: str = "[tool.swaplint.verify]"
+) -> dict[str, Scenario]:
     """Validate the ``verify`` table: ``"module:function" = {args, messages, upgrade-message}``."""
     scenarios: dict[str, Scenario] = {}
     if not isinstance(table, Mapping):
-        raise VerifyConfigError(f"{where}: expected a table of \"module:function\" entries")
+        raise VerifyConfigError(f'{where}: expected a table of "module:function" entries')
     for key, entry in table.items():
         if not isinstance(key, str) or key.count(":") != 1 or not all(key.split(":")):
-            raise VerifyConfigError(f"{where}: key {key!r} must look like \"module:function\"")
+            raise VerifyConfigError(f'{where}: key {key!r} must look like "module:function"')
         if not isinstance(entry, Mapping):
-            raise VerifyConfigError(f"{where}.\"{key}\": expected a table with args, messages, upgrade-message")
+            raise VerifyConfigError(f'{where}."{key}": expected a table with args, messages, upgrade-message')
         unknown = set(entry) - {"args", "messages", "upgrade-message"}
         if unknown:
             raise VerifyConfigError(
-                f"{where}.\"{key}\": unknown key {sorted(unknown)[0]!r} (expected args, messages, upgrade-message)"
+                f'{where}."{key}": unknown key {sorted(unknown)[0]!r} (expected args, messages, upgrade-message)'
             )
         for name in ("args", "messages"):
             if name in entry and not isinstance(entry[name], list):
-                raise VerifyConfigError(f"{where}.\"{key}\".{name}: expected an array")
+                raise VerifyConfigError(f'{where}."{key}".{name}: expected an array')
         scenarios[key] = Scenario(
             args=tuple(entry["args"]) if "args" in entry else None,
             messages=tuple(_tuples(m) for m in entry["messages"]) if "messages" in entry else None,
@@ -169,7 +175,11 @@ def _verify_file(
             keys.append(Verdict(NOT_RUN, "the finding is at module level: there is no function to run"))
             continue
         if "." in fn:
-            keys.append(Verdict(NOT_RUN, f"`{fn}` is a method or nested function; only module-level functions are run"))
+            keys.append(
+                Verdict(
+                    NOT_RUN, f"`{fn}` is a method or nested function; only module-level functions are run"
+                )
+            )
             continue
         key = (fn, _kind(finding.code))
         keys.append(key)
@@ -186,7 +196,11 @@ def _verify_file(
         jobs[key]["codes"].append(finding.code)
     verdicts: dict[tuple[str, str], Verdict] = {}
     if jobs:
-        verdicts = _run_child({"module": module, "path": result.path, "source": source, "jobs": list(jobs.values())}, list(jobs), timeout)
+        verdicts = _run_child(
+            {"module": module, "path": result.path, "source": source, "jobs": list(jobs.values())},
+            list(jobs),
+            timeout,
+        )
     return [k if isinstance(k, Verdict) else verdicts[k] for k in keys]
 
 
@@ -207,7 +221,9 @@ def _unjson(value: Any) -> Any:
     return value
 
 
-def _run_child(spec: dict[str, Any], keys: list[tuple[str, str]], timeout: float) -> dict[tuple[str, str], Verdict]:
+def _run_child(
+    spec: dict[str, Any], keys: list[tuple[str, str]], timeout: float
+) -> dict[tuple[str, str], Verdict]:
     def all_not_run(reason: str) -> dict[tuple[str, str], Verdict]:
         return {k: Verdict(NOT_RUN, reason) for k in keys}
 
@@ -241,9 +257,7 @@ def drop_not_reproduced(results: Iterable[FileResult]) -> list[FileResult]:
     """``--verify=strict``: keep only findings that were not refuted by running them."""
     out = []
     for result in results:
-        kept = [
-            f for f in result.findings if f.extra.get("verification", {}).get("status") != NOT_REPRODUCED
-        ]
+        kept = [f for f in result.findings if f.extra.get("verification", {}).get("status") != NOT_REPRODUCED]
         out.append(dataclasses.replace(result, findings=kept))
     return out
 
@@ -259,9 +273,15 @@ def _child_main() -> int:
     for job in spec["jobs"]:
         try:
             verdict = _run_job(spec["module"], spec["path"], spec["source"], job)
-        except Exception as exc:  # noqa: BLE001 - a verdict, never a crash
+        except Exception as exc:
             verdict = Verdict(NOT_RUN, f"the verifier failed: {type(exc).__name__}: {exc}")
-        answers.append({"status": verdict.status, "evidence": verdict.evidence, "messages": _jsonable(list(verdict.messages))})
+        answers.append(
+            {
+                "status": verdict.status,
+                "evidence": verdict.evidence,
+                "messages": _jsonable(list(verdict.messages)),
+            }
+        )
     # User code may print: the answer is the last line.
     sys.stdout.write("\n" + json.dumps(answers) + "\n")
     sys.stdout.flush()

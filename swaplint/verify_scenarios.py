@@ -239,7 +239,7 @@ def _scenario(
     rt = Runtime(log_crashes=False)
     try:
         rt.load(module, source, filename=path)
-    except Exception as exc:  # noqa: BLE001 - user code: a verdict, not a crash
+    except Exception as exc:
         return Verdict(NOT_RUN, f"the module failed to load: {type(exc).__name__}: {exc}")
     pid = rt.spawn(module, function, *args)
     rt.run()
@@ -261,9 +261,7 @@ def _scenario(
     rt.run()
     rt.advance(advance)
     if kind != "spawner" and not rt.is_alive(pid):
-        raise _Retry(
-            Verdict(NOT_RUN, f"`{function}` {_describe_exit(rt, pid)} before the third load", msgs)
-        )
+        raise _Retry(Verdict(NOT_RUN, f"`{function}` {_describe_exit(rt, pid)} before the third load", msgs))
     children = [info.pid for info in rt.processes() if info.pid != pid]
     rt.load(module, source, filename=path)  # version 3: purges version 1
 
@@ -291,7 +289,9 @@ def _scenario(
         growth = f"; stack grew by {grew} frame{'s' if grew != 1 else ''} over {len(msgs)} message{'s' if len(msgs) != 1 else ''}"
     if rt.exit_reason(pid) == "killed":
         record = rt.kill_record(pid)
-        frames = f"{record.old_frames} frame{'s' if record.old_frames != 1 else ''} of version {record.version}"
+        frames = (
+            f"{record.old_frames} frame{'s' if record.old_frames != 1 else ''} of version {record.version}"
+        )
         idle = "idle and never told; " if kind == "idle" else ""
         return Verdict(
             CONFIRMED,
@@ -301,7 +301,5 @@ def _scenario(
     if rt.is_alive(pid):
         versions = rt.stack_versions(pid, module)
         on = f"version {max(versions)}" if versions else "no loaded code"
-        return Verdict(
-            NOT_REPRODUCED, f"survived the third load on {on}{growth} ({driven}{told})", msgs
-        )
+        return Verdict(NOT_REPRODUCED, f"survived the third load on {on}{growth} ({driven}{told})", msgs)
     raise _Retry(Verdict(NOT_RUN, f"`{function}` {_describe_exit(rt, pid)} at the third load", msgs))

@@ -88,6 +88,4 @@ SWAPLINT = [sys.executable, "-m", "swaplint.cli"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "slow: needs network and minutes (skip with SWAPLINT_SKIP_SLOW=1)"
-    )
+    config.addinivalue_line("markers", "slow: needs network and minutes (skip with SWAPLINT_SKIP_SLOW=1)")

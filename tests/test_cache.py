@@ -56,9 +56,7 @@ def test_hit_after_a_run_and_identical_results(project: Path, tmp_path: Path) ->
     assert [r.findings for r in first] == [r.findings for r in second]
     assert [r.module for r in first] == [r.module for r in second]
     assert any(r.findings for r in second)  # files with findings are cached too
-    assert [f.function for r in first for f in r.findings] == [
-        f.function for r in second for f in r.findings
-    ]
+    assert [f.function for r in first for f in r.findings] == [f.function for r in second for f in r.findings]
     assert (cache_dir / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
     assert (cache_dir / ".gitignore").read_text() == "*\n"
     assert not [p for p in cache_dir.rglob(".tmp-*")]
@@ -73,7 +71,8 @@ def test_content_change_misses(project: Path, tmp_path: Path) -> None:
     assert cache.hits == 1 and cache.misses == 1
     assert results[0].findings  # clean.py now has the loop
     assert [(f.code, f.line) for f in results[0].findings] == [
-        (f.code, f.line) for f in check_file(project / "src" / "clean.py", display_path="src/clean.py").findings
+        (f.code, f.line)
+        for f in check_file(project / "src" / "clean.py", display_path="src/clean.py").findings
     ]
 
 

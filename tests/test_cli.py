@@ -158,7 +158,7 @@ def test_missing_path_is_reported_and_other_paths_checked(project, write, run):
 
 
 class _CrashingTailInTry(TailInTry):
-    def visit_FunctionDef(self, node):  # noqa: N802 - libcst visitor name
+    def visit_FunctionDef(self, node):
         raise RuntimeError("boom")
 
 
@@ -210,8 +210,17 @@ def test_internal_error_is_one_line_exit_2(project, write, run, monkeypatch):
 
 
 def test_default_excludes_and_gitignore(project, write, run):
-    for skipped in (".git/x.py", ".venv/x.py", "__pycache__/x.py", "build/x.py", "dist/x.py",
-                    "node_modules/x.py", ".tox/x.py", "myenv/x.py", "generated/x.py"):
+    for skipped in (
+        ".git/x.py",
+        ".venv/x.py",
+        "__pycache__/x.py",
+        "build/x.py",
+        "dist/x.py",
+        "node_modules/x.py",
+        ".tox/x.py",
+        "myenv/x.py",
+        "generated/x.py",
+    ):
         write(skipped, FLAGGED)
     write("myenv/pyvenv.cfg", "home = /usr\n")
     write(".gitignore", "generated/\n")
@@ -271,7 +280,11 @@ def test_statistics(project, write, run):
     text = run("check", "--statistics")
     assert text.exit_code == 1
     lines = text.stdout.splitlines()
-    assert lines[:3] == ["2  SWL002  unqualified-recursion", "2  SWL003  missing-after", "1  SWL999  syntax-error"]
+    assert lines[:3] == [
+        "2  SWL002  unqualified-recursion",
+        "2  SWL003  missing-after",
+        "1  SWL999  syntax-error",
+    ]
     assert "server_loop" not in text.stdout  # counts instead of findings
     as_json = run("check", "--statistics", "--format", "json")
     assert json.loads(as_json.stdout) == [
@@ -423,14 +436,18 @@ def test_console_script(project, write):
     if script is None:
         pytest.skip("the swaplint console script is not installed in this environment (pip install -e .)")
     write("server.py", FLAGGED)
-    proc = subprocess.run([script, "check", "--format", "concise", "server.py"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [script, "check", "--format", "concise", "server.py"], capture_output=True, text=True
+    )
     assert proc.returncode == 1
     assert "server.py:3:5: SWL002" in proc.stdout
 
 
 def test_module_entry_point(project, write):
     write("counter.py", CLEAN)
-    proc = subprocess.run([*SWAPLINT, "check", "counter.py"], capture_output=True, text=True, env=subprocess_env())
+    proc = subprocess.run(
+        [*SWAPLINT, "check", "counter.py"], capture_output=True, text=True, env=subprocess_env()
+    )
     assert proc.returncode == 0, proc.stderr
     assert "All checks passed!" in proc.stdout
 
@@ -440,7 +457,11 @@ def test_closed_pipe_is_not_an_error(project, write):
         write(f"m{i:03d}.py", FLAGGED)
     proc = subprocess.run(
         f"{sys.executable} -m swaplint.cli check --no-cache --format concise . | head -n 1",
-        shell=True, capture_output=True, text=True, env=subprocess_env(), check=False,
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        check=False,
     )
     assert proc.stdout.count("\n") == 1
     assert "error" not in proc.stderr and "Traceback" not in proc.stderr

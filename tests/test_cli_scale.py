@@ -44,7 +44,11 @@ def test_cache_is_written_beside_the_config_and_reused(project, write, run):
     cache = project / ".swaplint_cache"
     assert (cache / "CACHEDIR.TAG").is_file() and (cache / ".gitignore").read_text().strip() == "*"
     second = run("check", "--format", "json", "sub")
-    assert findings(first) == findings(second) == [("sub/server.py", "SWL002", 3), ("sub/server.py", "SWL003", 4)]
+    assert (
+        findings(first)
+        == findings(second)
+        == [("sub/server.py", "SWL002", 3), ("sub/server.py", "SWL003", 4)]
+    )
 
 
 def test_cache_follows_content_not_timestamps(project, write, run):

@@ -70,7 +70,10 @@ def test_no_config_means_defaults(project, write, run):
 
 def test_select_ignore_extend_select_keys(project, write, run):
     write("server.py", FLAGGED)
-    write("pyproject.toml", '[tool.swaplint]\nselect = ["SWL001"]\nextend-select = ["SWL00"]\nignore = ["SWL003"]\n')
+    write(
+        "pyproject.toml",
+        '[tool.swaplint]\nselect = ["SWL001"]\nextend-select = ["SWL00"]\nignore = ["SWL003"]\n',
+    )
     assert [c for _, c in found(run("check", "--format", "json"))] == ["SWL002"]
 
 
@@ -226,19 +229,22 @@ def test_config_unit_defaults():
     ("toml", "needles"),
     [
         ('[tool.swaplint]\nselct = ["SWL001"]\n', ["pyproject.toml", "tool.swaplint.selct", "unknown key"]),
-        ('[tool.swaplint]\nselect = "SWL001"\n', ["pyproject.toml", "tool.swaplint.select", "list", "string"]),
-        ('[tool.swaplint]\nignore = [1]\n', ["tool.swaplint.ignore", "integer"]),
+        (
+            '[tool.swaplint]\nselect = "SWL001"\n',
+            ["pyproject.toml", "tool.swaplint.select", "list", "string"],
+        ),
+        ("[tool.swaplint]\nignore = [1]\n", ["tool.swaplint.ignore", "integer"]),
         ('[tool.swaplint]\nselect = ["SWL0X"]\n', ["tool.swaplint.select", "SWL0X"]),
         ('[tool.swaplint]\nexclude = "build"\n', ["tool.swaplint.exclude", "list"]),
         ('[tool.swaplint]\nper-file-ignores = ["x"]\n', ["tool.swaplint.per-file-ignores", "table"]),
         ('[tool.swaplint.per-file-ignores]\n"a.py" = "SWL001"\n', ['per-file-ignores."a.py"', "list"]),
         ('[tool.swaplint.per-file-ignores]\n"a.py" = ["NOPE1"]\n', ['per-file-ignores."a.py"', "NOPE1"]),
         ('[tool.swaplint]\nreceive-calls = ["not a name"]\n', ["tool.swaplint.receive-calls", "dotted"]),
-        ('[tool.swaplint]\nspawn-calls = [true]\n', ["tool.swaplint.spawn-calls", "boolean"]),
+        ("[tool.swaplint]\nspawn-calls = [true]\n", ["tool.swaplint.spawn-calls", "boolean"]),
         ('[tool.swaplint]\nsrc = "src"\n', ["tool.swaplint.src", "list"]),
-        ('[tool.swaplint]\nverify = 3\n', ["tool.swaplint.verify", "table"]),
-        ('[tool.swaplint\nselect = 1\n', ["pyproject.toml", "invalid TOML"]),
-        ('[tool]\nswaplint = 3\n', ["pyproject.toml", "tool.swaplint", "table"]),
+        ("[tool.swaplint]\nverify = 3\n", ["tool.swaplint.verify", "table"]),
+        ("[tool.swaplint\nselect = 1\n", ["pyproject.toml", "invalid TOML"]),
+        ("[tool]\nswaplint = 3\n", ["pyproject.toml", "tool.swaplint", "table"]),
     ],
 )
 def test_bad_config_is_one_line_exit_2(project, write, run, toml, needles):
@@ -255,7 +261,7 @@ def test_bad_config_is_one_line_exit_2(project, write, run, toml, needles):
 
 
 def test_bad_swaplint_toml_names_bare_key(project, write, run):
-    write("swaplint.toml", 'extend-exclude = [3]\n')
+    write("swaplint.toml", "extend-exclude = [3]\n")
     result = run("check")
     assert result.exit_code == 2
     assert "swaplint.toml: 'extend-exclude' must be a list of gitignore-style patterns" in result.stderr

@@ -28,9 +28,18 @@ def test_walk_picks_py_and_pyi_sorted(project):
 def test_default_excludes_and_virtualenvs(project):
     touch(
         project,
-        ".git/hooks/h.py", ".venv/lib/x.py", "venv/x.py", "__pycache__/x.py", "build/x.py",
-        "dist/x.py", "node_modules/x.py", ".tox/py/x.py", "deep/build/x.py",
-        "customenv/lib/x.py", "customenv/pyvenv.cfg", "src/ok.py",
+        ".git/hooks/h.py",
+        ".venv/lib/x.py",
+        "venv/x.py",
+        "__pycache__/x.py",
+        "build/x.py",
+        "dist/x.py",
+        "node_modules/x.py",
+        ".tox/py/x.py",
+        "deep/build/x.py",
+        "customenv/lib/x.py",
+        "customenv/pyvenv.cfg",
+        "src/ok.py",
     )
     assert shown(discover(["."], Excluder())) == ["src/ok.py"]
     # a configured `exclude` replaces the defaults: names and virtualenvs are walked again

@@ -191,9 +191,7 @@ def test_receive_calls_setting_adds_receives():
 
 
 def test_receive_calls_resolve_through_imports():
-    source = (
-        "from mq import wait as w\n\ndef consume(chan):\n    while True:\n        w(chan)\n"
-    )
+    source = "from mq import wait as w\n\ndef consume(chan):\n    while True:\n        w(chan)\n"
     settings = Settings(receive_calls=("mq.wait",))
     assert [f.code for f in check_source(source, "c.py", settings).findings] == ["SWL006", "SWL003"]
 
@@ -287,8 +285,14 @@ def test_positions_match_full_metadata_on_real_code(monkeypatch):
 
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     names = [
-        "concurrent/futures/process.py", "concurrent/futures/thread.py", "pty.py", "socketserver.py",
-        "multiprocessing/managers.py", "multiprocessing/pool.py", "telnetlib.py", "idlelib/tree.py",
+        "concurrent/futures/process.py",
+        "concurrent/futures/thread.py",
+        "pty.py",
+        "socketserver.py",
+        "multiprocessing/managers.py",
+        "multiprocessing/pool.py",
+        "telnetlib.py",
+        "idlelib/tree.py",
     ]
     paths = [stdlib / n for n in names if (stdlib / n).is_file()]
     paths += sorted((Path(__file__).parent / "fixtures").rglob("*.py"))

@@ -24,9 +24,7 @@ def test_examples_give_exactly_the_stories_findings(monkeypatch):
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(cli, ["check", "--format", "json", "examples/"])
     assert result.exit_code == 1, result.output
-    got = [
-        (f["path"], f["code"], f["line"], f["column"], f["function"]) for f in json.loads(result.stdout)
-    ]
+    got = [(f["path"], f["code"], f["line"], f["column"], f["function"]) for f in json.loads(result.stdout)]
     assert got == EXPECTED
 
 

@@ -37,7 +37,12 @@ def _corpus() -> list[Task]:
 
 def _flat(results):
     return [
-        (r.path, r.module, [(f.code, f.line, f.column, f.end_line, f.end_column, f.message, f.function) for f in r.findings], r.errors)
+        (
+            r.path,
+            r.module,
+            [(f.code, f.line, f.column, f.end_line, f.end_column, f.message, f.function) for f in r.findings],
+            r.errors,
+        )
         for r in results
     ]
 

@@ -23,8 +23,15 @@ SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "sarif" / "sarif
 
 def make_finding(**changes) -> Finding:
     values = dict(
-        code="SWL003", name="missing-after", path="a.py", line=2, column=7, end_line=2,
-        end_column=16, message="waits with no timeout", severity=Severity.WARNING,
+        code="SWL003",
+        name="missing-after",
+        path="a.py",
+        line=2,
+        column=7,
+        end_line=2,
+        end_column=16,
+        message="waits with no timeout",
+        severity=Severity.WARNING,
     )
     values.update(changes)
     return Finding(**values)
@@ -62,7 +69,9 @@ def test_text_summary_wording():
 def test_text_multiline_span_tabs_and_extra():
     sources = SourceCache()
     sources.add_text("a.py", "x = (\n\tfoo,\n    bar)\n")
-    finding = make_finding(line=1, column=5, end_line=3, end_column=9, extra={"verification": {"verdict": "confirmed"}})
+    finding = make_finding(
+        line=1, column=5, end_line=3, end_column=9, extra={"verification": {"verdict": "confirmed"}}
+    )
     out = render(text_format.write, RunReport(findings=[finding], sources=sources))
     lines = out.splitlines()
     assert " 1 | x = (" in lines and "   |     ^" in lines
@@ -97,12 +106,28 @@ def test_json_shape_and_key_order(project, write, run):
     data = json.loads(run("check", "--format", "json", "server.py").stdout)
     keys = list(data[0])
     assert keys[:9] == [
-        "code", "name", "path", "line", "column", "end_line", "end_column", "message", "severity",
+        "code",
+        "name",
+        "path",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "message",
+        "severity",
     ]
     assert keys[-1] == "url"  # after every key of Finding.to_dict (no extra here)
     assert data[0]["url"] == f"{RULE_DOCS_URL}#swl002" == rule_url("SWL002")
-    assert (data[1]["code"], data[1]["line"], data[1]["column"], data[1]["end_column"]) == ("SWL003", 4, 11, 20)
-    assert run("check", "--format", "json", "--stdin-filename", "counter.py", "-", input=CLEAN).stdout.strip() == "[]"
+    assert (data[1]["code"], data[1]["line"], data[1]["column"], data[1]["end_column"]) == (
+        "SWL003",
+        4,
+        11,
+        20,
+    )
+    assert (
+        run("check", "--format", "json", "--stdin-filename", "counter.py", "-", input=CLEAN).stdout.strip()
+        == "[]"
+    )
 
 
 def test_json_passes_extra_through():
@@ -121,7 +146,9 @@ def test_github_workflow_commands(project, write, run):
     assert lines[0].startswith(
         "::error file=server.py,line=3,col=5,endLine=3,endColumn=16,title=SWL002 unqualified-recursion::"
     )
-    assert lines[1].startswith("::warning file=server.py,line=4,col=11,endLine=4,endColumn=20,title=SWL003 missing-after::")
+    assert lines[1].startswith(
+        "::warning file=server.py,line=4,col=11,endLine=4,endColumn=20,title=SWL003 missing-after::"
+    )
     assert len(lines) == 2
 
 
@@ -163,10 +190,16 @@ def test_sarif_validates_and_carries_what_github_uses(project, write, run, sarif
     assert document["version"] == "2.1.0"
     run_ = document["runs"][0]
     driver = run_["tool"]["driver"]
-    assert driver["name"] == "swaplint" and driver["version"] and driver["informationUri"].startswith("https://")
+    assert (
+        driver["name"] == "swaplint" and driver["version"] and driver["informationUri"].startswith("https://")
+    )
     assert [r["id"] for r in driver["rules"]] == [r.code for r in RULES]
     for descriptor in driver["rules"]:
-        assert descriptor["name"] and descriptor["shortDescription"]["text"] and descriptor["fullDescription"]["text"]
+        assert (
+            descriptor["name"]
+            and descriptor["shortDescription"]["text"]
+            and descriptor["fullDescription"]["text"]
+        )
         assert descriptor["help"]["text"] and descriptor["help"]["markdown"]
         assert descriptor["defaultConfiguration"]["level"] in ("error", "warning")
         assert descriptor["properties"]["tags"]
@@ -180,10 +213,16 @@ def test_sarif_validates_and_carries_what_github_uses(project, write, run, sarif
         assert driver["rules"][r["ruleIndex"]]["id"] == r["ruleId"]
         assert r["partialFingerprints"]
     bad, swl002, swl003 = results
-    assert bad["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "pkg/bad%20file.py", "uriBaseId": "%SRCROOT%"}
+    assert bad["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "pkg/bad%20file.py",
+        "uriBaseId": "%SRCROOT%",
+    }
     assert swl003["level"] == "warning" and swl002["level"] == "error"
     assert swl003["locations"][0]["physicalLocation"]["region"] == {
-        "startLine": 4, "startColumn": 11, "endLine": 4, "endColumn": 20,
+        "startLine": 4,
+        "startColumn": 11,
+        "endLine": 4,
+        "endColumn": 20,
     }
     assert swl003["message"]["text"].startswith("`receive()` in loop `server_loop`")
 

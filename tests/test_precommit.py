@@ -36,9 +36,7 @@ GIT_ENV = {
 
 
 def git(*args: str, cwd: Path, env: dict[str, str]) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +58,14 @@ def hook_repo(tmp_path_factory, hook_env) -> Path:
     """A committed snapshot of this checkout's files (tracked and new, not ignored)."""
     snapshot = tmp_path_factory.mktemp("hookrepo")
     if (REPO_ROOT / ".git").exists():
-        listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO_ROOT, env=hook_env)
+        listed = git(
+            "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO_ROOT, env=hook_env
+        )
         files = [f for f in listed.split("\0") if f and (REPO_ROOT / f).is_file()]
     else:  # e.g. an sdist: copy the package and the packaging files
         files = [
-            str(p.relative_to(REPO_ROOT)) for p in REPO_ROOT.rglob("*")
+            str(p.relative_to(REPO_ROOT))
+            for p in REPO_ROOT.rglob("*")
             if p.is_file() and ".venv" not in p.parts and "__pycache__" not in p.parts
         ]
     assert ".pre-commit-hooks.yaml" in files
@@ -88,9 +89,24 @@ def test_hook_fails_on_flagged_file_and_passes_on_clean_one(tmp_path, hook_repo,
 
     def try_repo(*files: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), "swaplint",
-             "--verbose", "--color", "never", "--files", *files],
-            cwd=work, env=hook_env, capture_output=True, text=True, timeout=1800,
+            [
+                sys.executable,
+                "-m",
+                "pre_commit",
+                "try-repo",
+                str(hook_repo),
+                "swaplint",
+                "--verbose",
+                "--color",
+                "never",
+                "--files",
+                *files,
+            ],
+            cwd=work,
+            env=hook_env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
         )
 
     flagged = try_repo("server.py")

@@ -190,9 +190,7 @@ def test_timeout_fires_only_when_the_virtual_clock_reaches_it():
     assert not any(ev == "timeout" for _, ev, _, _ in rt.trace)
     rt.advance(0.001)
     assert not rt.check_process_code(pid, "m")
-    assert [(t, ev, p) for t, ev, p, _ in rt.trace if ev == "timeout"] == [
-        (10.0, "timeout", pid)
-    ]
+    assert [(t, ev, p) for t, ev, p, _ in rt.trace if ev == "timeout"] == [(10.0, "timeout", pid)]
 
 
 # ---------------------------------------------------------------------------
@@ -264,9 +262,7 @@ def test_soft_load_succeeds_once_nobody_uses_old_code():
     assert rt.load("m", LEAK, purge="soft") == 3
     assert rt.versions("m") == (2, 3)
     assert rt.is_alive(server)
-    with pytest.raises(
-        NotPurged
-    ):  # a bare load_file refuses while an old version exists
+    with pytest.raises(NotPurged):  # a bare load_file refuses while an old version exists
         rt.load("m", LEAK, purge="none")
 
 
@@ -398,9 +394,7 @@ def loop(n):
 """
 
 
-@pytest.mark.parametrize(
-    "source", [SYS_MODULES, IMPORTLIB, FROM_IMPORTLIB], ids=["sys", "importlib", "from"]
-)
+@pytest.mark.parametrize("source", [SYS_MODULES, IMPORTLIB, FROM_IMPORTLIB], ids=["sys", "importlib", "from"])
 def test_module_lookup_by_name_is_a_qualified_call(source):
     rt = Runtime()
     rt.load("svc", source)
@@ -818,9 +812,7 @@ def test_the_same_scenario_gives_the_same_trace():
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    not (REPO / "examples" / "untracked_worker.py").exists(), reason="no example"
-)
+@pytest.mark.skipif(not (REPO / "examples" / "untracked_worker.py").exists(), reason="no example")
 def test_example_untracked_worker():
     rt = Runtime()
     path = REPO / "examples" / "untracked_worker.py"
@@ -837,9 +829,7 @@ def test_example_untracked_worker():
     assert len(workers) == 3
 
 
-@pytest.mark.skipif(
-    not (REPO / "examples" / "try_catch_loop.py").exists(), reason="no example"
-)
+@pytest.mark.skipif(not (REPO / "examples" / "try_catch_loop.py").exists(), reason="no example")
 def test_example_try_catch_loop():
     rt = Runtime()
     path = REPO / "examples" / "try_catch_loop.py"

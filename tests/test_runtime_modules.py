@@ -366,9 +366,7 @@ def test_spawn_versions_check_purge_and_kill_records_use_the_dotted_name():
     assert ("purge", None, ("pkg.worker", 1, (pid,))) in [e[1:] for e in rt.trace]
 
 
-@pytest.mark.parametrize(
-    "name", ["a..b", "1x", "", ".a", "a.", "a.1b", "a b", "a-b", None, 3]
-)
+@pytest.mark.parametrize("name", ["a..b", "1x", "", ".a", "a.", "a.1b", "a b", "a-b", None, 3])
 def test_names_that_are_not_dotted_identifiers_are_rejected(name):
     rt = Runtime()
     with pytest.raises(ValueError, match="dotted name of identifiers"):
@@ -490,9 +488,7 @@ def test_a_failed_first_load_leaves_the_runtime_unchanged(module):
     assert rt.module("probe").SEEN == (False, False, None)
     assert rt.module("probe").IMPORTABLE is False
     # and the next load is a clean version 1 with a new handle
-    upgrade_through(
-        rt, module, loop_source("import sys\nthis = sys.modules[__name__]\n", "this")
-    )
+    upgrade_through(rt, module, loop_source("import sys\nthis = sys.modules[__name__]\n", "this"))
     assert rt.module(module) is not handle
     real_modules_untouched(module)
 

@@ -234,9 +234,7 @@ def third(z):
 
 
 def test_compile_module_counts_and_reports_syntax_errors():
-    _code, rw = compile_module(
-        "def f(x):\n    return g(x)\n\ndef g(x):\n    return x\n", "<test>"
-    )
+    _code, rw = compile_module("def f(x):\n    return g(x)\n\ndef g(x):\n    return x\n", "<test>")
     assert (rw.rewritten, rw.wrapped) == (1, 2)
     with pytest.raises(SyntaxError) as err:
         compile_module("x = 1\ndef f(:\n", "<bad>")

@@ -213,9 +213,7 @@ def test_rewrite_decision_matches_the_table(case):
     body, expected = CASES[case]
     tree = ast.parse(_source(body))
     TailCallRewriter().rewrite(tree)
-    loop = next(
-        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "loop"
-    )
+    loop = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "loop")
     tail_returns = [
         r
         for r in ast.walk(loop)
@@ -225,10 +223,6 @@ def test_rewrite_decision_matches_the_table(case):
         and r.value.func.id == "__swaplint_tailcall__"
     ]
     # the recursive re-entry is the return that calls nxt(...)(...)
-    reentry = [
-        r
-        for r in ast.walk(loop)
-        if isinstance(r, ast.Return) and "nxt(" in ast.unparse(r)
-    ]
+    reentry = [r for r in ast.walk(loop) if isinstance(r, ast.Return) and "nxt(" in ast.unparse(r)]
     assert len(reentry) == 1
     assert (reentry[0] in tail_returns) == (expected == "flat")

@@ -61,14 +61,16 @@ def test_verdicts_in_text_concise_and_sarif():
     code, text = check("--verify", "--no-color", "examples/idle_loop.py")
     assert code == 1 and "= verification: confirmed: idle and never told" in text
     code, concise = check("--verify", "--format", "concise", "examples/idle_loop.py")
-    assert concise.splitlines()[0].endswith("[confirmed: idle and never told; killed at the third load with 1 frame of version 1 on its stack (messages 1)]")
+    assert concise.splitlines()[0].endswith(
+        "[confirmed: idle and never told; killed at the third load with 1 frame of version 1 on its stack (messages 1)]"
+    )
     code, sarif = check("--verify", "--format", "sarif", "examples/idle_loop.py")
     (result,) = json.loads(sarif)["runs"][0]["results"]
     assert result["properties"]["verification"]["status"] == CONFIRMED
 
 
 def test_without_verify_nothing_runs():
-    code, out = check("--format", "json", "examples/")
+    _code, out = check("--format", "json", "examples/")
     assert all("verification" not in f for f in json.loads(out))
 
 
@@ -77,8 +79,16 @@ def test_the_fixed_loop_survives_when_run():
     assert check_source(source, "fixed_loop.py").findings == []
     facts = study(source, "fixed_loop", "server_loop")
     verdict = run_scenario(
-        module="fixed_loop", path="fixed_loop.py", source=source, function="server_loop",
-        kind="told", codes=["SWL001"], args=None, messages=None, upgrade="switch_code", facts=facts,
+        module="fixed_loop",
+        path="fixed_loop.py",
+        source=source,
+        function="server_loop",
+        kind="told",
+        codes=["SWL001"],
+        args=None,
+        messages=None,
+        upgrade="switch_code",
+        facts=facts,
     )
     assert verdict.status == NOT_REPRODUCED
     assert verdict.evidence.startswith("survived the third load on version 2")
@@ -111,7 +121,7 @@ def test_verify_flag_does_not_swallow_the_path():
 
 
 def test_scenario_from_configuration():
-    code, out = check("--verify", "--format", "json", str(VERIFY_FIXTURES / "configured.py"))
+    _code, out = check("--verify", "--format", "json", str(VERIFY_FIXTURES / "configured.py"))
     findings = {f["function"]: f["verification"] for f in json.loads(out)}
     assert findings["needs_args"]["status"] == CONFIRMED
     assert findings["needs_args"]["messages"] == ["('add', 3)", "('add', 4)"]
@@ -127,19 +137,30 @@ def test_messages_are_inferred_from_comparisons_and_patterns():
 def _verify(source: str, name: str = "mod.py", timeout: float = 30.0):
     result = check_source(source, name)
     (verified,) = verify_results([result], {name: source}, timeout=timeout)
-    return [(f.code, f.extra["verification"]["status"], f.extra["verification"]["evidence"]) for f in verified.findings]
+    return [
+        (f.code, f.extra["verification"]["status"], f.extra["verification"]["evidence"])
+        for f in verified.findings
+    ]
 
 
-LOOP = "from swaplint.runtime import receive\n\ndef loop(s=0):\n    msg = receive()\n    return loop(s + msg)\n"
+LOOP = (
+    "from swaplint.runtime import receive\n\ndef loop(s=0):\n    msg = receive()\n    return loop(s + msg)\n"
+)
 
 
 @pytest.mark.parametrize(
     ("source", "reason"),
     [
-        ("raise RuntimeError('no import for you')\n" + LOOP, "the module failed to load: RuntimeError: no import for you"),
+        (
+            "raise RuntimeError('no import for you')\n" + LOOP,
+            "the module failed to load: RuntimeError: no import for you",
+        ),
         (LOOP.replace("loop(s=0)", "loop(a, b)"), "start arguments unknown: `loop(a, b)`"),
         (LOOP.replace("msg = receive()", "1 / 0\n    msg = receive()"), "crashed with ZeroDivisionError"),
-        ("import threading\ndef loop(q=None):\n    while True:\n        q.get()\n", "the file does not use swaplint.runtime"),
+        (
+            "import threading\ndef loop(q=None):\n    while True:\n        q.get()\n",
+            "the file does not use swaplint.runtime",
+        ),
         (
             "from swaplint.runtime import receive\nclass S:\n    def loop(self):\n        msg = receive()\n        return self.loop()\n",
             "`S.loop` is a method or nested function",
@@ -161,21 +182,25 @@ def test_a_loop_that_never_blocks_is_stopped():
 
 def test_a_module_that_exits_at_import_does_not_stop_the_run():
     source = "import os\nos._exit(3)\n" + LOOP
-    ((code, status, evidence), *_) = _verify(source)
+    ((_code, status, evidence), *_) = _verify(source)
     assert status == NOT_RUN and evidence.startswith("the verifier stopped")
 
 
 def test_single_parameter_loops_start_with_none():
     source = "import mod\nfrom swaplint.runtime import receive\n\ndef loop(state):\n    msg = receive()\n    if msg == 'switch_code':\n        return mod.loop(state)\n    return loop(state)\n"
     assert _verify(source) == [
-        ("SWL003", CONFIRMED, "idle and never told; killed at the third load with 1 frame of version 1 on its stack (messages 1)")
+        (
+            "SWL003",
+            CONFIRMED,
+            "idle and never told; killed at the third load with 1 frame of version 1 on its stack (messages 1)",
+        )
     ]
 
 
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"no-colon": {}}, "must look like \"module:function\""),
+        ({"no-colon": {}}, 'must look like "module:function"'),
         ({"m:f": []}, "expected a table"),
         ({"m:f": {"args": 3}}, "args: expected an array"),
         ({"m:f": {"mesages": []}}, "unknown key 'mesages'"),
@@ -197,5 +222,9 @@ def test_bad_verify_table_is_a_config_error_exit_2(tmp_path, monkeypatch):
 
 
 def test_toml_arrays_become_tuples_for_messages_only():
-    scenarios = parse_verify_table({"m:f": {"args": [[1, 2]], "messages": [["add", [1, 2]]], "upgrade-message": ["up", 1]}})
-    assert scenarios["m:f"] == Scenario(args=([1, 2],), messages=(("add", (1, 2)),), upgrade_message=("up", 1))
+    scenarios = parse_verify_table(
+        {"m:f": {"args": [[1, 2]], "messages": [["add", [1, 2]]], "upgrade-message": ["up", 1]}}
+    )
+    assert scenarios["m:f"] == Scenario(
+        args=([1, 2],), messages=(("add", (1, 2)),), upgrade_message=("up", 1)
+    )

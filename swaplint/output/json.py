@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from swaplint.findings import Finding
 from swaplint.output import RunReport, rule_url
 
+
 def finding_to_json(finding: Finding) -> dict[str, Any]:
     data = finding.to_dict()
     out: dict[str, Any] = {k: v for k, v in data.items() if k not in finding.extra}

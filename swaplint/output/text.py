@@ -111,7 +111,7 @@ def source_excerpt(finding: Finding, lines: list[str]) -> list[tuple[str, str, s
     shown = list(range(first, last + 1))
     elided = False
     if len(shown) > MAX_SPAN_LINES:
-        shown = shown[: MAX_SPAN_LINES - 1] + [last]
+        shown = [*shown[: MAX_SPAN_LINES - 1], last]
         elided = True
     width = max(len(str(n)) for n in shown) + 2
     blank = " " * width

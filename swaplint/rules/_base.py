@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import libcst as cst
 
@@ -93,7 +94,7 @@ class Rule(cst.BatchableCSTVisitor):
                 return None
             try:
                 return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - reported as a RuleError by the engine
+            except Exception as exc:
                 self.context.crashed[self.code] = exc
                 return None
 

@@ -81,11 +81,7 @@ _real_import = builtins.__import__
 
 def check_module_name(name) -> None:
     """Raise ``ValueError`` unless *name* is a dotted identifier (``pkg.mod``)."""
-    if (
-        not isinstance(name, str)
-        or not name
-        or not all(part.isidentifier() for part in name.split("."))
-    ):
+    if not isinstance(name, str) or not name or not all(part.isidentifier() for part in name.split(".")):
         raise ValueError(
             "module name must be an identifier or a dotted name of identifiers "
             f"(like 'pkg.mod'), got {name!r}"
@@ -237,9 +233,7 @@ class _PackageView(types.ModuleType):
         try:
             real = importlib.import_module(name)
         except ImportError:
-            raise AttributeError(
-                f"package {name!r} has no attribute {attr!r}"
-            ) from None
+            raise AttributeError(f"package {name!r} has no attribute {attr!r}") from None
         return getattr(real, attr)
 
 
@@ -381,9 +375,7 @@ class CodeServer:
         check_module_name(name)
         rec = self._records.get(name)
         number = 1 if rec is None else rec.count + 1
-        is_package = (
-            filename is not None and os.path.basename(filename) == "__init__.py"
-        )
+        is_package = filename is not None and os.path.basename(filename) == "__init__.py"
         if filename is None:
             filename = f"<swaplint {self.tag}: {name} v{number}>"
         code, _ = compile_module(source, filename)
@@ -415,7 +407,7 @@ class CodeServer:
             rec.handle.__dict__ = ns
             self._attach(name, rec.handle)
         try:
-            exec(code, ns)  # noqa: S102 - loading code is the point
+            exec(code, ns)
         except BaseException:
             if first and self._records.get(name) is rec and rec.current is None:
                 self._forget(name, rec)

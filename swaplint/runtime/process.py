@@ -231,9 +231,7 @@ def spawn(fun, *args) -> Pid:
     """
     p = _cur.p
     if p is None:
-        raise NotInProcess(
-            "spawn() called outside a swaplint process; use Runtime.spawn"
-        )
+        raise NotInProcess("spawn() called outside a swaplint process; use Runtime.spawn")
     if p.status is DEAD:
         raise Killed(p.pid)
     if not callable(fun):
@@ -283,9 +281,7 @@ class Scheduler:
         self._alive[pid] = p
         self._runq.append(p)
         if self._tracing:
-            self.trace.append(
-                (self.now, "spawn", pid, (parent, self._describe_initial(initial)))
-            )
+            self.trace.append((self.now, "spawn", pid, (parent, self._describe_initial(initial))))
         return pid
 
     def _deliver(self, pid, msg, sender) -> None:
@@ -307,9 +303,7 @@ class Scheduler:
     # -- blocking: see _block() ------------------------------------------------
     def _compact_timers(self) -> None:
         """Drop timers cancelled by an earlier message (amortised O(1))."""
-        live = [
-            t for t in self._timers if t[2].status is WAITING and t[2].timer == t[1]
-        ]
+        live = [t for t in self._timers if t[2].status is WAITING and t[2].timer == t[1]]
         heapq.heapify(live)
         self._timers = live
         self._timer_limit = max(1024, 2 * len(live))
@@ -439,7 +433,7 @@ def _bootstrap(wp) -> None:
     except greenlet.GreenletExit:  # garbage collected with its runtime
         _cur.p = _saved_current.pop()
         return
-    except BaseException as exc:  # noqa: BLE001 - a crash is an exit reason
+    except BaseException as exc:
         reason = exc
     p = wp()
     if p is not None and p.status is not DEAD:

@@ -143,9 +143,7 @@ class Runtime(Scheduler):
             p.kill_record = rec
             self.kills.append(rec)
             if self._tracing:
-                self.trace.append(
-                    (self.now, "kill", p.pid, (module, old.number, rec.old_frames))
-                )
+                self.trace.append((self.now, "kill", p.pid, (module, old.number, rec.old_frames)))
             self._kill(p)
         self.code.drop_old(module)
         if self._tracing:
@@ -299,9 +297,7 @@ class Runtime(Scheduler):
     # -------------------------------------------------------------- internal
     def _outside(self, what: str) -> None:
         if _cur.p is not None:
-            raise RuntimeError(
-                f"Runtime.{what}() cannot be called from inside a process"
-            )
+            raise RuntimeError(f"Runtime.{what}() cannot be called from inside a process")
 
     def _proc(self, pid) -> Process:
         try:
@@ -336,12 +332,7 @@ class Runtime(Scheduler):
 
     def _pending_version(self, p: Process) -> Version | None:
         """Version of a not-yet-started process's initial fun (local funs only)."""
-        if (
-            p.gr is not None
-            or p.initial is None
-            or p.status is DEAD
-            or len(p.initial) != 2
-        ):
+        if p.gr is not None or p.initial is None or p.status is DEAD or len(p.initial) != 2:
             return None
         info = loaded_info(p.initial[0])
         return None if info is None else info[1]
@@ -359,9 +350,7 @@ class Runtime(Scheduler):
 
     def _kill_record(self, p: Process, old: Version) -> KillRecord:
         st = self._stack(p)
-        frames = tuple(
-            Frame(v.module, v.number, f.f_code.co_qualname, f.f_lineno) for v, f in st
-        )
+        frames = tuple(Frame(v.module, v.number, f.f_code.co_qualname, f.f_lineno) for v, f in st)
         pairs = {(v.module, v.number) for v, _ in st}
         old_frames = sum(1 for v, _ in st if v is old)
         pending = self._pending_version(p)

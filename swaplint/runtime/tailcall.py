@@ -60,9 +60,7 @@ WRAP_NAME = "__swaplint_fn__"
 
 # Builtins whose behaviour depends on the calling frame: deferring them to the
 # trampoline would run them in the wrong frame.
-_FRAME_SENSITIVE = frozenset(
-    {"locals", "vars", "dir", "eval", "exec", "globals", "super", "breakpoint"}
-)
+_FRAME_SENSITIVE = frozenset({"locals", "vars", "dir", "eval", "exec", "globals", "super", "breakpoint"})
 
 
 class TailCall(tuple):
@@ -94,9 +92,7 @@ def _is_generator(fn: ast.FunctionDef) -> bool:
         node = todo.pop()
         if isinstance(node, (ast.Yield, ast.YieldFrom)):
             return True
-        if isinstance(
-            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-        ):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             continue  # own scope
         todo.extend(ast.iter_child_nodes(node))
     return False
@@ -188,9 +184,7 @@ class TailCallRewriter:
             values.append(kw.value)
         kwargs = ast.Dict(keys=keys, values=values)
         packed = ast.Tuple(elts=[call.func, args, kwargs], ctx=ast.Load())
-        new_call = ast.Call(
-            func=ast.Name(id=TAILCALL_NAME, ctx=ast.Load()), args=[packed], keywords=[]
-        )
+        new_call = ast.Call(func=ast.Name(id=TAILCALL_NAME, ctx=ast.Load()), args=[packed], keywords=[])
         for new in (args, kwargs, packed, new_call):
             ast.copy_location(new, call)
         for key in keys:
