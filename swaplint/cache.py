@@ -31,7 +31,6 @@ or a malformed entry, is ignored and rewritten; the cache never makes a run fail
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import os
@@ -39,7 +38,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swaplint.findings import FileResult, Finding, Severity
+from swaplint.findings import FileResult, Finding
 
 if TYPE_CHECKING:
     from swaplint.engine import Settings
@@ -102,14 +101,11 @@ def settings_key(settings: Settings) -> str:
     return hashlib.blake2b(json.dumps(data).encode(), digest_size=12).hexdigest()
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(Finding) if f.name != "path")
-
-
 def _encode(result: FileResult) -> list[dict[str, Any]]:
     rows = []
     for finding in result.findings:
-        row = {name: getattr(finding, name) for name in _FIELDS}
-        row["severity"] = finding.severity.value
+        row = finding.to_dict()
+        del row["path"]
         rows.append(row)
     return rows
 
@@ -118,10 +114,8 @@ def _decode(path: str, module: str, rows: Any) -> FileResult | None:
     try:
         findings = []
         for row in rows:
-            values = dict(row)
-            values["severity"] = Severity(values["severity"])
-            findings.append(Finding(path=path, **values))
-    except (TypeError, ValueError, KeyError):
+            findings.append(Finding.from_dict({**row, "path": path}))
+    except (TypeError, ValueError, KeyError, AttributeError):
         return None
     return FileResult(path=path, findings=findings, module=module)
 
@@ -205,11 +199,6 @@ class Cache:
     def store(
         self, display_path: str, module: str, digest: str, settings: Settings, result: FileResult
     ) -> None:
-        if any(f.extra for f in result.findings):
-            try:
-                json.dumps([f.extra for f in result.findings])
-            except (TypeError, ValueError):
-                return  # not representable: leave it uncached
         index = self._index(settings)
         index.entries[display_path] = [digest, module, _encode(result)]
         index.stored.add(display_path)

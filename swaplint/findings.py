@@ -1,4 +1,8 @@
-"""The values that flow from the engine to the formatters: findings and rule errors."""
+"""The values that flow from the engine to the formatters: findings and rule errors.
+
+Everything here is plain, typed data. Formatters only read it; nothing downstream
+builds it back from text.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,62 @@ class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
-    def __str__(self) -> str:
-        return self.value
+
+class ReloadModel(enum.StrEnum):
+    """Which hot-reload semantics a file's findings are decided and worded under.
+
+    * ``runtime``: :mod:`swaplint.runtime`'s Erlang-style code server (two versions,
+      a purge kills processes still in old code, tail calls, module-qualified calls
+      reach the newest version).
+    * ``importlib``: plain CPython under ``importlib.reload`` (or a restart): nothing
+      is killed, bare names reach new code, ``self.`` stays old, no tail calls.
+    * ``auto`` (the setting's default): ``runtime`` for a file that imports
+      ``swaplint.runtime``, ``importlib`` for every other file.
+    """
+
+    AUTO = "auto"
+    RUNTIME = "runtime"
+    IMPORTLIB = "importlib"
+
+
+class VerdictStatus(enum.StrEnum):
+    """What running a flagged loop showed (``--verify``)."""
+
+    CONFIRMED = "confirmed"
+    NOT_REPRODUCED = "not reproduced"
+    NOT_RUN = "not run"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verdict ``--verify`` attached to a finding, with the evidence for it."""
+
+    status: VerdictStatus
+    evidence: str
+    messages: tuple[str, ...] = ()  # the messages sent, as ``repr`` text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status.value, "evidence": self.evidence, "messages": list(self.messages)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verification:
+        return cls(VerdictStatus(data["status"]), str(data["evidence"]), tuple(map(str, data["messages"])))
+
+
+@dataclass(frozen=True)
+class Related:
+    """A second place that explains a finding: the wait, the re-entry, the spawned loop."""
+
+    line: int
+    column: int
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "column": self.column, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Related:
+        return cls(int(data["line"]), int(data["column"]), str(data["message"]))
 
 
 @dataclass(frozen=True)
@@ -26,13 +84,19 @@ class Finding:
     column: int
     end_line: int
     end_column: int
+    #: One terminal line: what is wrong here.
     message: str
     severity: Severity
     #: The function the finding is about ("server_loop", "Server.run"): the loop, or for
     #: SWL004 the function that spawns it (None at module level).
     function: str | None = None
-    # Extra facts a formatter may show (e.g. the verifier's verdict); never part of identity.
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: Why it matters and what to write instead (shown as ruff shows ``help:``).
+    help: str | None = None
+    #: The reload model the finding was decided under (None for SWL999).
+    reload_model: ReloadModel | None = None
+    related: tuple[Related, ...] = ()
+    #: Attached by ``--verify``; never part of a finding's identity.
+    verification: Verification | None = field(default=None, compare=False, hash=False)
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.code)
@@ -50,10 +114,39 @@ class Finding:
             "message": self.message,
             "severity": self.severity.value,
         }
+        if self.help is not None:
+            data["help"] = self.help
         if self.function is not None:
             data["function"] = self.function
-        data.update(self.extra)
+        if self.reload_model is not None:
+            data["reload_model"] = self.reload_model.value
+        if self.related:
+            data["related"] = [r.to_dict() for r in self.related]
+        if self.verification is not None:
+            data["verification"] = self.verification.to_dict()
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """The inverse of :meth:`to_dict` (used by the cache); raises on a malformed entry."""
+        model = data.get("reload_model")
+        verification = data.get("verification")
+        return cls(
+            code=str(data["code"]),
+            name=str(data["name"]),
+            path=str(data["path"]),
+            line=int(data["line"]),
+            column=int(data["column"]),
+            end_line=int(data["end_line"]),
+            end_column=int(data["end_column"]),
+            message=str(data["message"]),
+            severity=Severity(data["severity"]),
+            function=None if data.get("function") is None else str(data["function"]),
+            help=None if data.get("help") is None else str(data["help"]),
+            reload_model=None if model is None else ReloadModel(model),
+            related=tuple(Related.from_dict(r) for r in data.get("related", ())),
+            verification=None if verification is None else Verification.from_dict(verification),
+        )
 
 
 @dataclass(frozen=True)

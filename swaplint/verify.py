@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from swaplint.findings import FileResult, Finding
+from swaplint.findings import FileResult, Finding, VerdictStatus, Verification
 
 #: Codes whose findings the verifier can check by running them.
 VERIFIABLE = frozenset({"SWL001", "SWL002", "SWL003", "SWL004", "SWL005", "SWL006"})
@@ -70,12 +70,8 @@ class Verdict:
     evidence: str
     messages: tuple[Any, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "evidence": self.evidence,
-            "messages": [repr(m) for m in self.messages],
-        }
+    def to_verification(self) -> Verification:
+        return Verification(VerdictStatus(self.status), self.evidence, tuple(repr(m) for m in self.messages))
 
 
 def _tuples(value: Any) -> Any:
@@ -146,9 +142,7 @@ def verify_results(
             source = source.decode("utf-8", errors="replace")
         verdicts = dict(zip(map(id, wanted), _verify_file(result, wanted, source, scenarios, timeout)))
         findings = [
-            dataclasses.replace(f, extra={**f.extra, "verification": verdicts[id(f)].to_dict()})
-            if id(f) in verdicts
-            else f
+            dataclasses.replace(f, verification=verdicts[id(f)].to_verification()) if id(f) in verdicts else f
             for f in result.findings
         ]
         out.append(dataclasses.replace(result, findings=findings))
@@ -257,7 +251,11 @@ def drop_not_reproduced(results: Iterable[FileResult]) -> list[FileResult]:
     """``--verify=strict``: keep only findings that were not refuted by running them."""
     out = []
     for result in results:
-        kept = [f for f in result.findings if f.extra.get("verification", {}).get("status") != NOT_REPRODUCED]
+        kept = [
+            f
+            for f in result.findings
+            if f.verification is None or f.verification.status is not VerdictStatus.NOT_REPRODUCED
+        ]
         out.append(dataclasses.replace(result, findings=kept))
     return out
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from swaplint.findings import Finding, RuleError, Severity
+from swaplint.findings import Finding, RuleError, Severity, VerdictStatus, Verification
 from swaplint.output import RULE_DOCS_URL, RunReport, SourceCache, rule_url
 from swaplint.output import github as github_format
 from swaplint.output import json as json_format
@@ -70,14 +70,18 @@ def test_text_multiline_span_tabs_and_extra():
     sources = SourceCache()
     sources.add_text("a.py", "x = (\n\tfoo,\n    bar)\n")
     finding = make_finding(
-        line=1, column=5, end_line=3, end_column=9, extra={"verification": {"verdict": "confirmed"}}
+        line=1,
+        column=5,
+        end_line=3,
+        end_column=9,
+        verification=Verification(VerdictStatus.CONFIRMED, "stack grew"),
     )
     out = render(text_format.write, RunReport(findings=[finding], sources=sources))
     lines = out.splitlines()
     assert " 1 | x = (" in lines and "   |     ^" in lines
     assert " 2 |     foo," in lines and "   |     ^^^^" in lines  # tab expanded, caret aligned
     assert " 3 |     bar)" in lines and "   |     ^^^^" in lines
-    assert '     = verification: {"verdict": "confirmed"}' in lines
+    assert "     = verification: confirmed: stack grew" in lines
 
 
 def test_text_survives_missing_source():
@@ -130,11 +134,11 @@ def test_json_shape_and_key_order(project, write, run):
     )
 
 
-def test_json_passes_extra_through():
-    finding = make_finding(extra={"verification": {"verdict": "confirmed", "steps": 3}})
+def test_json_carries_the_verdict_last():
+    finding = make_finding(verification=Verification(VerdictStatus.CONFIRMED, "stack grew", ("1",)))
     data = json.loads(render(json_format.write, RunReport(findings=[finding])))
     assert list(data[0])[-2:] == ["url", "verification"]
-    assert data[0]["verification"] == {"verdict": "confirmed", "steps": 3}
+    assert data[0]["verification"] == {"status": "confirmed", "evidence": "stack grew", "messages": ["1"]}
 
 
 # -- github -----------------------------------------------------------------------------------
@@ -252,7 +256,7 @@ def test_sarif_identical_lines_get_distinct_fingerprints():
 def test_sarif_rule_crash_and_extra(project, sarif_schema, tmp_path):
     sources = SourceCache()
     sources.add_text("a.py", "x\n    msg = receive()\n")
-    finding = make_finding(extra={"verification": {"verdict": "confirmed"}})
+    finding = make_finding(verification=Verification(VerdictStatus.CONFIRMED, "stack grew"))
     report = RunReport(
         findings=[finding],
         errors=[RuleError("SWL001", "a.py", "RuntimeError: boom")],
@@ -267,7 +271,7 @@ def test_sarif_rule_crash_and_extra(project, sarif_schema, tmp_path):
     texts = [n["message"]["text"] for n in invocation["toolExecutionNotifications"]]
     assert texts == ["rule SWL001 crashed: RuntimeError: boom", "path not found: nope.py"]
     assert invocation["toolExecutionNotifications"][0]["associatedRule"]["id"] == "SWL001"
-    assert document["runs"][0]["results"][0]["properties"] == {"verification": {"verdict": "confirmed"}}
+    assert document["runs"][0]["results"][0]["properties"]["verification"]["status"] == "confirmed"
 
 
 def test_sarif_file_outside_srcroot_gets_absolute_uri(project, tmp_path):

@@ -137,10 +137,7 @@ def test_messages_are_inferred_from_comparisons_and_patterns():
 def _verify(source: str, name: str = "mod.py", timeout: float = 30.0):
     result = check_source(source, name)
     (verified,) = verify_results([result], {name: source}, timeout=timeout)
-    return [
-        (f.code, f.extra["verification"]["status"], f.extra["verification"]["evidence"])
-        for f in verified.findings
-    ]
+    return [(f.code, f.verification.status, f.verification.evidence) for f in verified.findings]
 
 
 LOOP = (

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from swaplint.findings import Finding
 from swaplint.output import RunReport
 
 
-def format_finding(finding) -> str:  # type: ignore[no-untyped-def]
+def format_finding(finding: Finding) -> str:
     message = " ".join(finding.message.split())
     line = f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {message}"
-    verdict = finding.extra.get("verification")
-    if isinstance(verdict, dict):
-        line += f" [{verdict.get('status')}: {verdict.get('evidence')}]"
+    verdict = finding.verification
+    if verdict is not None:
+        line += f" [{verdict.status}: {verdict.evidence}]"
     return line
 
 

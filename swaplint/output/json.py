@@ -1,8 +1,8 @@
 """The findings as a JSON array: :meth:`Finding.to_dict` keys, plus ``url`` to the rule's docs.
 
 Key order is stable: the finding's own keys in :meth:`Finding.to_dict` order
-(``code`` ... ``severity``, ``function``), then ``url``, then whatever the
-finding's ``extra`` carries (e.g. ``verification``).
+(``code`` ... ``severity``, ``function``), then ``url``, then ``verification``
+when ``--verify`` attached one.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from swaplint.output import RunReport, rule_url
 
 
 def finding_to_json(finding: Finding) -> dict[str, Any]:
-    data = finding.to_dict()
-    out: dict[str, Any] = {k: v for k, v in data.items() if k not in finding.extra}
+    out = finding.to_dict()
+    verification = out.pop("verification", None)
     out["url"] = rule_url(finding.code)
-    out.update((k, v) for k, v in data.items() if k in finding.extra)
+    if verification is not None:
+        out["verification"] = verification
     return out
 
 

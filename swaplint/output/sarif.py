@@ -9,7 +9,7 @@
   text of the flagged line(s) and an occurrence index (never a line number).
 * ``invocations[0]``: ``executionSuccessful`` is false when a rule crashed or a path
   was missing; each such problem is a ``toolExecutionNotifications`` entry.
-* a finding's ``extra`` (e.g. the verifier's verdict) goes to the result's ``properties``.
+* a finding's ``help``, reload model and ``--verify`` verdict go to the result's ``properties``.
 """
 
 from __future__ import annotations
@@ -132,8 +132,15 @@ def build_sarif(report: RunReport) -> dict[str, Any]:
         }
         if finding.code in index:
             result["ruleIndex"] = index[finding.code]
-        if finding.extra:
-            result["properties"] = json.loads(json.dumps(finding.extra, default=str))
+        properties: dict[str, Any] = {}
+        if finding.help is not None:
+            properties["help"] = finding.help
+        if finding.reload_model is not None:
+            properties["reloadModel"] = finding.reload_model.value
+        if finding.verification is not None:
+            properties["verification"] = finding.verification.to_dict()
+        if properties:
+            result["properties"] = properties
         results.append(result)
 
     notifications = []

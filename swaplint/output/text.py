@@ -17,9 +17,8 @@ Colour only when the stream is a terminal (the CLI decides; ``NO_COLOR`` and
 
 from __future__ import annotations
 
-import json
 from itertools import groupby
-from typing import Any, TextIO
+from typing import TextIO
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -75,19 +74,11 @@ def _write_finding(console: Console, finding: Finding, lines: list[str]) -> None
     console.print(head)
     for row in source_excerpt(finding, lines):
         console.print(_styled_row(row, style))
-    for key, value in finding.extra.items():
-        console.print(Text(f"     = {key}: {format_extra(value)}", style="dim"))
-
-
-def format_extra(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and set(value) >= {"status", "evidence"}:  # a verdict
-        return f"{value['status']}: {value['evidence']}"
-    try:
-        return json.dumps(value, sort_keys=False, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return repr(value)
+    if finding.help:
+        console.print(Text.assemble(("     = ", "dim"), ("help", "bold cyan"), (f": {finding.help}", "")))
+    if finding.verification is not None:
+        verdict = finding.verification
+        console.print(Text(f"     = verification: {verdict.status}: {verdict.evidence}", style="dim"))
 
 
 def _styled_row(row: tuple[str, str, str], caret_style: str) -> Text:
