@@ -97,6 +97,8 @@ def settings_key(settings: Settings) -> str:
         list(settings.receive_calls),
         list(settings.spawn_calls),
         [os.path.abspath(s) for s in settings.src],
+        settings.reload_model.value,
+        settings.max_file_size,
     ]
     return hashlib.blake2b(json.dumps(data).encode(), digest_size=12).hexdigest()
 

@@ -21,24 +21,13 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
 
 from swaplint import __version__
-from swaplint.config import (
-    Config,
-    ConfigError,
-    PatternSet,
-    Selection,
-    expand_selector,
-    find_config_file,
-    load_config,
-    resolve_selection,
-)
-from swaplint.discovery import Excluder, discover, is_path_excluded
-from swaplint.findings import FileResult, Finding, RuleError
+from swaplint.config import expand_selector
+from swaplint.findings import ReloadModel
 from swaplint.output import FORMAT_NAMES, RunReport, SourceCache, get_formatter, rule_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +39,10 @@ DEBUG_ENV = "SWAPLINT_DEBUG"
 def _error(message: str) -> None:
     """One line on stderr, prefixed so it stands out in pre-commit and CI logs."""
     click.echo(f"swaplint: error: {' '.join(message.split())}", err=True)
+
+
+def _warning(message: str) -> None:
+    click.echo(f"swaplint: warning: {' '.join(message.split())}", err=True)
 
 
 class SwaplintError(click.ClickException):
@@ -145,6 +138,7 @@ def _color_enabled(no_color: bool, stream: TextIO) -> bool:
 def _format_option(*, extra_help: str = "") -> Callable[[F], F]:
     return click.option(
         "--format",
+        "--output-format",
         "output_format",
         type=click.Choice(FORMAT_NAMES, case_sensitive=False),
         default="text",
@@ -243,12 +237,25 @@ CHECK_OPTIONS: list[Callable[[F], F]] = [
     click.option(
         "--verify",
         is_flag=True,
-        help="Run each flagged loop of files that use swaplint.runtime through an upgrade "
-        "scenario and attach a verdict (runs your code). --verify=strict also drops "
-        "findings the run did not reproduce.",
+        help="Run each flagged loop through an upgrade scenario and attach a verdict (runs your "
+        "code, unsandboxed). --verify=strict also drops findings the run did not reproduce.",
     ),
     click.option(
         "--verify-mode", type=click.Choice(("on", "strict"), case_sensitive=False), default="on", hidden=True
+    ),
+    click.option(
+        "--reload-model",
+        type=click.Choice([m.value for m in ReloadModel], case_sensitive=False),
+        default=None,
+        help="Which reload semantics findings are decided under: importlib (plain Python), "
+        "runtime (swaplint.runtime), or auto (runtime for files that import it; the default).",
+    ),
+    click.option(
+        "--max-file-size",
+        type=click.IntRange(min=0),
+        default=None,
+        metavar="BYTES",
+        help="Skip larger files with a notice (default 4 MB; 0: no limit).",
     ),
     click.version_option(__version__, "--version", prog_name="swaplint", message="%(prog)s %(version)s"),
 ]
@@ -279,6 +286,8 @@ class CheckOptions:
     diff_base: str | None = None
     verify: bool = False
     verify_mode: str = "on"
+    reload_model: str | None = None
+    max_file_size: int | None = None
 
 
 def check_options(func: F) -> F:
@@ -317,131 +326,72 @@ def check(ctx: click.Context, **kwargs: Any) -> None:
     """
     kwargs["output_format"] = kwargs["output_format"].lower()
     kwargs["verify_mode"] = kwargs["verify_mode"].lower()
+    if kwargs["reload_model"]:
+        kwargs["reload_model"] = kwargs["reload_model"].lower()
     ctx.exit(run_check(CheckOptions(**kwargs)))
 
 
-def load_settings_config(opts: CheckOptions, paths: Sequence[str]) -> Config:
-    """The configuration for this run: ``--config``, or the file found above the first path."""
+def run_check(opts: CheckOptions) -> int:
+    """Run ``swaplint check``; returns the exit code. The work is :func:`swaplint.check.run`."""
+    from swaplint.check import CheckError, Request, run
+
+    paths = opts.paths
+    if opts.stdin_filename and not paths:
+        paths = ("-",)  # as ruff: --stdin-filename alone reads stdin
+    elif opts.stdin_filename and "-" not in paths:
+        raise click.UsageError("--stdin-filename names the source read from stdin: pass '-' as the path")
+    request = Request(
+        paths=paths,
+        select=opts.select,
+        ignore=opts.ignore,
+        extend_select=opts.extend_select,
+        exclude=opts.exclude,
+        extend_exclude=opts.extend_exclude,
+        config_path=opts.config_path,
+        force_exclude=opts.force_exclude,
+        stdin=sys.stdin.buffer.read() if "-" in paths else None,
+        stdin_filename=opts.stdin_filename,
+        jobs=opts.jobs,
+        use_cache=not opts.no_cache,
+        cache_dir=opts.cache_dir,
+        diff_base=opts.diff_base,
+        reload_model=ReloadModel(opts.reload_model) if opts.reload_model else None,
+        max_file_size=opts.max_file_size,
+        verify=opts.verify,
+        verify_strict=opts.verify_mode == "strict",
+        progress=False if opts.quiet else None,
+    )
     try:
-        if opts.config_path:
-            return load_config(opts.config_path)
-        first = paths[0] if paths else "."
-        if first == "-":
-            first = opts.stdin_filename or "."
-        found = find_config_file(first)
-        return load_config(found) if found else Config()
-    except ConfigError as exc:
+        outcome = run(request)
+    except CheckError as exc:
         raise SwaplintError(str(exc)) from None
 
-
-def make_excluder(opts: CheckOptions, config: Config, cwd: Path) -> Excluder:
-    patterns: list[PatternSet] = []
-    use_defaults = True
-    if opts.exclude is not None:
-        patterns.append(PatternSet(cwd, opts.exclude))
-        use_defaults = False
-    elif config.exclude is not None:
-        patterns.append(PatternSet(config.root, config.exclude))
-        use_defaults = False
-    patterns.append(PatternSet(config.root, config.extend_exclude))
-    if opts.extend_exclude:
-        patterns.append(PatternSet(cwd, opts.extend_exclude))
-    return Excluder(patterns=patterns, use_default_excludes=use_defaults)
-
-
-class SettingsFactory:
-    """The engine settings of each file: the run's selection minus its per-file ignores."""
-
-    def __init__(self, opts: CheckOptions, config: Config) -> None:
-        from swaplint.engine import Settings
-
-        try:
-            enabled = resolve_selection(
-                Selection(config.select, config.extend_select, config.ignore),
-                Selection(opts.select, opts.extend_select or (), opts.ignore or ()),
-            )
-        except ValueError as exc:  # already validated; belt and braces
-            raise SwaplintError(str(exc)) from None
-        self.config = config
-        self.base = Settings(
-            enabled=enabled,
-            receive_calls=config.receive_calls,
-            spawn_calls=config.spawn_calls,
-            src=config.src,
-        )
-        self._by_ignored: dict[frozenset[str], Settings] = {}
-
-    def for_path(self, path: str) -> Any:
-        ignored = self.config.ignored_codes_for(path)
-        if not ignored:
-            return self.base
-        if ignored not in self._by_ignored:
-            from dataclasses import replace
-
-            self._by_ignored[ignored] = replace(self.base, enabled=self.base.enabled - ignored)
-        return self._by_ignored[ignored]
-
-
-def run_check(opts: CheckOptions) -> int:
-    """Run ``swaplint check``; returns the exit code."""
-    from swaplint.engine import check_source
-    from swaplint.runner import Task
-
-    cwd = Path(os.getcwd())
-    paths = list(opts.paths) or ["."]
-    config = load_settings_config(opts, paths)
-    settings = SettingsFactory(opts, config)
-    excluder = make_excluder(opts, config, cwd)
-    sources = SourceCache()
-
-    # stdin ("-") first, in its place among the paths.
-    results: list[FileResult] = []
-    disk_paths: dict[str, str] = {}  # display path -> where to read the source again
-    stdin_text: dict[str, str] = {}
-    if "-" in paths:
-        paths = [p for p in paths if p != "-"]
-        name = opts.stdin_filename or "-"
-        if not (opts.force_exclude and opts.stdin_filename and is_path_excluded(name, excluder)):
-            data = sys.stdin.buffer.read()
-            result = check_source(data, name, settings.for_path(name))
-            results.append(result)
-            sources.add_text(name, data.decode("utf-8", errors="replace"))
-            stdin_text[name] = data.decode("utf-8", errors="replace")
-
-    found = discover(paths, excluder, force_exclude=opts.force_exclude) if paths else None
-    if found is not None:
-        files = found.files
-        if opts.diff_base:
-            changed = changed_since(opts.diff_base, cwd)
-            files = [f for f in files if changed(f.disk_path)]
-        tasks = [Task(f.disk_path, f.display_path, settings.for_path(f.disk_path)) for f in files]
-        for f in files:
-            sources.add_file(f.display_path, f.disk_path)
-            disk_paths[f.display_path] = f.disk_path
-        results.extend(run_tasks(tasks, opts, config))
-    missing = found.missing if found is not None else []
-    if opts.verify:
-        results = verify(results, config, disk_paths, stdin_text, strict=opts.verify_mode == "strict")
-
-    findings: list[Finding] = sorted((f for r in results for f in r.findings), key=Finding.sort_key)
-    errors: list[RuleError] = [e for r in results for e in r.errors]
-    for path in missing:
+    findings = outcome.findings
+    errors = outcome.errors
+    for path in outcome.missing:
         _error(f"path not found: {path}")
+    for notice in outcome.notices:
+        _warning(notice)
     for err in errors:
         if err.code == "engine":
             _error(f"the engine crashed on {err.path}: {err.error}")
         else:
             _error(f"rule {err.code} crashed on {err.path}: {err.error}")
 
+    sources = SourceCache()
+    for display, disk in outcome.disk_paths.items():
+        sources.add_file(display, disk)
+    for display, text in outcome.texts.items():
+        sources.add_text(display, text)
     output = open_output(opts.output_file)
     try:
         report = RunReport(
             findings=findings,
             errors=errors,
-            files_checked=len(results),
-            missing=list(missing),
+            files_checked=len(outcome.results),
+            missing=list(outcome.missing),
             sources=sources,
-            root=cwd,
+            root=outcome.root,
             color=opts.output_file is None and _color_enabled(opts.no_color, output),
             quiet=opts.quiet,
         )
@@ -456,55 +406,9 @@ def run_check(opts: CheckOptions) -> int:
 
     if findings and not opts.exit_zero:
         return 1
-    if errors or missing:
+    if errors or outcome.missing:
         return 2
     return 0
-
-
-def verify(
-    results: list[FileResult],
-    config: Config,
-    disk_paths: dict[str, str],
-    stdin_text: dict[str, str],
-    *,
-    strict: bool,
-) -> list[FileResult]:
-    """``--verify``: run the flagged loops and attach verdicts (see :mod:`swaplint.verify`)."""
-    from swaplint.verify import VERIFIABLE, drop_not_reproduced, verify_results
-
-    sources: dict[str, str | bytes] = dict(stdin_text)
-    for result in results:
-        disk = disk_paths.get(result.path)
-        if disk is not None and any(f.code in VERIFIABLE for f in result.findings):
-            try:
-                sources[result.path] = Path(disk).read_bytes()
-            except OSError:
-                pass  # the verdict says the source is not available
-    verified = verify_results(results, sources, config.scenarios)
-    return drop_not_reproduced(verified) if strict else verified
-
-
-def changed_since(base_ref: str, cwd: Path) -> Callable[[str], bool]:
-    """``--diff-base``: a test for "changed since REF"; a bad ref or no repository is exit 2."""
-    from swaplint.gitdiff import GitDiffError, changed_filter
-
-    try:
-        return changed_filter(base_ref, cwd)
-    except GitDiffError as exc:
-        raise SwaplintError(f"--diff-base {base_ref}: {exc}") from None
-
-
-def run_tasks(tasks: list[Any], opts: CheckOptions, config: Config) -> list[FileResult]:
-    """Check the files on disk: in parallel (``--jobs``), through the cache, with progress."""
-    from swaplint.runner import check_files, progress_bar
-
-    cache = None
-    if not opts.no_cache:
-        from swaplint.cache import Cache, default_cache_dir
-
-        cache = Cache(opts.cache_dir or default_cache_dir(config.root))
-    with progress_bar(len(tasks), enabled=False if opts.quiet else None) as progress:
-        return check_files(tasks, jobs=opts.jobs or None, cache=cache, progress=progress)
 
 
 def open_output(path: str | None) -> TextIO:

@@ -1,6 +1,7 @@
 """Configuration: ``[tool.swaplint]`` in ``pyproject.toml``, or ``swaplint.toml`` / ``.swaplint.toml``.
 
-The file is found by walking up from the first path on the command line. In one
+Each file to check gets the configuration found by walking up from its own
+directory (ruff's hierarchical configuration), unless ``--config`` names one. In one
 directory ``.swaplint.toml`` wins over ``swaplint.toml``, which wins over
 ``pyproject.toml`` (as ruff does); a ``pyproject.toml`` without a
 ``[tool.swaplint]`` table is skipped and the walk goes on upwards.
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pathspec
 
+from swaplint.findings import ReloadModel
 from swaplint.verify import Scenario, VerifyConfigError, parse_verify_table
 
 #: Files that configure swaplint, in order of precedence within one directory.
@@ -37,6 +39,8 @@ KNOWN_KEYS: dict[str, str] = {
     "receive-calls": "a list of dotted names",
     "spawn-calls": "a list of dotted names",
     "src": "a list of directories",
+    "reload-model": 'one of "auto", "runtime", "importlib"',
+    "max-file-size": "a size in bytes (an integer, 0 for no limit)",
     "verify": "a table",
 }
 
@@ -112,6 +116,10 @@ class Config:
     spawn_calls: tuple[str, ...] = ()
     #: ``src`` roots as absolute paths.
     src: tuple[str, ...] = ()
+    #: Which reload semantics findings are decided under (``reload-model``).
+    reload_model: ReloadModel = ReloadModel.AUTO
+    #: Files larger than this many bytes are skipped with a notice (None: the default).
+    max_file_size: int | None = None
     #: The raw ``[tool.swaplint.verify]`` table (not validated here; the verifier reads it).
     verify: dict[str, Any] = field(default_factory=dict)
     #: The same, validated: ``"module:function"`` -> start arguments and messages.
@@ -131,8 +139,13 @@ class Config:
 # -- finding the file ----------------------------------------------------------------
 
 
-def find_config_file(start: str | os.PathLike[str]) -> Path | None:
-    """The configuration file for ``start``: walk up from it (or from its directory)."""
+def find_config_file(
+    start: str | os.PathLike[str], *, on_unreadable: Callable[[Path, str], None] | None = None
+) -> Path | None:
+    """The configuration file for ``start``: walk up from it (or from its directory).
+
+    A ``pyproject.toml`` that cannot be read is skipped; ``on_unreadable`` hears why.
+    """
     directory = Path(os.path.abspath(start))
     if not directory.is_dir():
         directory = directory.parent
@@ -141,16 +154,20 @@ def find_config_file(start: str | os.PathLike[str]) -> Path | None:
             candidate = candidate_dir / name
             if not candidate.is_file():
                 continue
-            if name == "pyproject.toml" and not _has_swaplint_table(candidate):
+            if name == "pyproject.toml" and not _has_swaplint_table(candidate, on_unreadable):
                 continue
             return candidate
     return None
 
 
-def _has_swaplint_table(pyproject: Path) -> bool:
+def _has_swaplint_table(pyproject: Path, on_unreadable: Callable[[Path, str], None] | None = None) -> bool:
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except OSError as exc:
+        if on_unreadable is not None:
+            on_unreadable(pyproject, exc.strerror or str(exc))
+        return False
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         # A broken pyproject.toml that might hold our table: load_config reports it.
         try:
             return "[tool.swaplint" in pyproject.read_text(encoding="utf-8", errors="replace")
@@ -255,6 +272,12 @@ def config_from_dict(
         raise ConfigError(f"{where}: {exc}") from None
 
     src = string_list("src") or ()
+    reload_model = table.get("reload-model", "auto")
+    if reload_model not in {m.value for m in ReloadModel}:
+        raise fail("reload-model", KNOWN_KEYS["reload-model"], reload_model)
+    max_size = table.get("max-file-size")
+    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0):
+        raise fail("max-file-size", KNOWN_KEYS["max-file-size"], max_size)
     return Config(
         path=path,
         root=root,
@@ -267,6 +290,8 @@ def config_from_dict(
         receive_calls=_dotted_names("receive-calls", string_list("receive-calls"), where, prefix),
         spawn_calls=_dotted_names("spawn-calls", string_list("spawn-calls"), where, prefix),
         src=tuple(os.path.normpath(root / s) for s in src),
+        reload_model=ReloadModel(reload_model),
+        max_file_size=max_size,
         verify=dict(verify),
         scenarios=scenarios,
         raw=dict(table),

@@ -1,9 +1,12 @@
-"""The engine: read -> parse once -> model -> rules -> suppressions -> findings.
+"""The engine: one file's source -> parse once -> model -> rules -> suppressions -> findings.
 
-Each file is parsed once with libcst. The loop model (:mod:`swaplint.model`) is
-built from that tree, then every enabled rule visits the same tree in one batched
-pass. Positions are resolved only when a rule reported something, since position
-metadata costs more than parsing.
+Each file is parsed once, by CPython's own parser (:mod:`ast`): it gives exact
+positions for every node, words syntax errors as Python does, and costs a tenth
+of a concrete-syntax parse. A text screen built from the shape tables
+(:func:`swaplint.shapes.needles`) skips the model for files that hold no wait and
+no spawn at all. The loop model (:mod:`swaplint.model`) is built from the tree,
+then every enabled rule reads it. Nothing here raises for a bad file: it becomes
+an SWL999 finding (or a :class:`~swaplint.findings.RuleError` when a rule crashes).
 """
 
 from __future__ import annotations
@@ -12,18 +15,21 @@ import ast
 import io
 import os
 import re
+import stat
 import tokenize
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-import libcst as cst
-from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
+from swaplint.findings import FileResult, Finding, Related, ReloadModel, RuleError
+from swaplint.model import FileModel, build_model
+from swaplint.rules import ALL_CODES, MODEL_RULES, Report, SyntaxErrorRule
+from swaplint.shapes import needles
 
-from swaplint.findings import FileResult, Finding, RuleError
-from swaplint.model import build_model
-from swaplint.prefilter import Screen, screen
-from swaplint.rules import ALL_CODES, VISITOR_RULES, RuleContext, SyntaxErrorRule
+#: Files larger than this are skipped with a notice (the ``max-file-size`` setting).
+DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,10 @@ class Settings:
     spawn_calls: tuple[str, ...] = ()
     #: Roots for module names (``src``), as absolute or working-directory-relative paths.
     src: tuple[str, ...] = field(default=())
+    #: Which reload semantics findings are decided under (``reload-model``).
+    reload_model: ReloadModel = ReloadModel.AUTO
+    #: Larger files are skipped with a notice (``max-file-size``, bytes; 0: no limit).
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
 
 
 # `# noqa`, `# noqa: SWL001, SWL003`, `# swaplint: ignore[SWL001,SWL003]`
@@ -46,6 +56,20 @@ _NOQA = re.compile(
     re.IGNORECASE,
 )
 _IGNORE = re.compile(r"#\s*swaplint:\s*ignore\[(?P<codes>[^\]]*)\]", re.IGNORECASE)
+# A comment line of its own: `# swaplint: noqa` (the whole file) or `# swaplint: noqa: SWL003`.
+_FILE_NOQA = re.compile(
+    r"^[ \t\f]*#\s*(?:swaplint:\s*noqa|swaplint:\s*noqa-file)"
+    r"(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+#: What Python's tokenizer counts as the end of a line (a form feed is not one).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(source: str) -> list[str]:
+    """The lines of a source as the parser numbers them (``str.splitlines`` splits on
+    form feeds and other characters Python does not end lines at)."""
+    return _LINE_BREAK.split(source)
 
 
 def suppressed_codes(line: str) -> frozenset[str] | None:
@@ -62,6 +86,18 @@ def suppressed_codes(line: str) -> frozenset[str] | None:
     for match in _IGNORE.finditer(line):
         found = True
         codes.update(c.strip().upper() for c in match.group("codes").split(",") if c.strip())
+    return frozenset(codes) if found else None
+
+
+def file_suppressions(source: str) -> frozenset[str] | None:
+    """Codes a file suppresses as a whole (``# swaplint: noqa``): None, or empty for all."""
+    codes: set[str] = set()
+    found = False
+    for match in _FILE_NOQA.finditer(source):
+        found = True
+        if not match.group("codes"):
+            return frozenset()
+        codes.update(c.upper() for c in re.split(r"[\s,]+", match.group("codes")) if c)
     return frozenset(codes) if found else None
 
 
@@ -118,18 +154,31 @@ def _syntax_finding(path: str, line: int, column: int, message: str) -> Finding:
     )
 
 
-def _syntax_error_finding(path: str, source: str, exc: cst.ParserSyntaxError) -> Finding:
-    """Python's own parser words syntax errors best and points at the right column."""
+TOO_DEEP = "too deeply nested to analyse"
+
+
+def parse(source: str, path: str) -> ast.Module | Finding:
+    """The tree of a source, or the SWL999 finding that says why there is none."""
     try:
-        ast.parse(source)
-    except SyntaxError as py_exc:
-        if py_exc.lineno:
-            column = max(py_exc.offset or 1, 1)
-            return _syntax_finding(path, py_exc.lineno, column, f"syntax error: {py_exc.msg}")
-    except (ValueError, RecursionError, MemoryError):
-        pass
-    line, column = max(exc.editor_line, 1), max(exc.editor_column, 1)
-    return _syntax_finding(path, line, column, f"syntax error: {_one_line(exc.message)}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences
+            return ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        column = max(exc.offset or 1, 1)
+        message = exc.msg
+        if "too many nested" in message or "too complex" in message:
+            message = f"{TOO_DEEP} ({message})"
+        return _syntax_finding(path, line, column, f"syntax error: {message}")
+    except (RecursionError, MemoryError):
+        return _syntax_finding(path, 1, 1, f"cannot parse file: {TOO_DEEP}")
+    except ValueError as exc:  # source code string cannot contain null bytes
+        return _syntax_finding(path, 1, 1, f"cannot parse file: {_one_line(exc)}")
+
+
+@lru_cache(maxsize=8)
+def _needles(extra: tuple[str, ...]) -> re.Pattern[str]:
+    return needles(extra)
 
 
 def check_source(
@@ -150,123 +199,96 @@ def check_source(
             if SyntaxErrorRule.code in settings.enabled:
                 result.findings.append(_syntax_finding(path, 1, 1, f"cannot decode file: {_one_line(exc)}"))
             return result
-    verdict = (
-        screen(source, settings.receive_calls)
-        if settings.enabled - {SyntaxErrorRule.code}
-        else Screen.NO_MATCH
-    )
-    if verdict is Screen.CLEAN:
-        return result  # `ast` parsed it, and no rule can fire on it
-    if verdict is Screen.NO_MATCH:
-        # No rule can fire: only a syntax error is left to report, and `ast` finds
-        # those ten times faster than libcst. libcst still words the message.
-        try:
-            ast.parse(source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            pass
-        else:
-            return result
-    try:
-        tree = cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
+    tree = parse(source, path)
+    if isinstance(tree, Finding):
         if SyntaxErrorRule.code in settings.enabled:
-            result.findings.append(_syntax_error_finding(path, source, exc))
+            result.findings.append(tree)
         return result
-    except (RecursionError, MemoryError, ValueError) as exc:
-        if SyntaxErrorRule.code in settings.enabled:
-            result.findings.append(_syntax_finding(path, 1, 1, f"cannot parse file: {_one_line(exc)}"))
-        return result
-
-    rules = [r for r in VISITOR_RULES if r.code in settings.enabled]
+    rules = [r() for r in MODEL_RULES if r.code in settings.enabled]
+    if not rules or not _needles(settings.receive_calls + settings.spawn_calls).search(source):
+        return result  # no wait and no spawn anywhere: no rule can fire
     try:
         model = build_model(
             tree,
             module=module,
+            reload_model=settings.reload_model,
             receive_calls=settings.receive_calls,
             spawn_calls=settings.spawn_calls,
         )
+    except (RecursionError, MemoryError):
+        if SyntaxErrorRule.code in settings.enabled:
+            result.findings.append(_syntax_finding(path, 1, 1, f"cannot analyse file: {TOO_DEEP}"))
+        return result
     except Exception as exc:
         result.errors.append(RuleError("engine", path, f"{type(exc).__name__}: {exc}"))
         return result
 
-    context = RuleContext(model=model, path=path)
-    cst.visit_batched(tree, [rule(context) for rule in rules])
-    for code, exc in sorted(context.crashed.items()):
-        result.errors.append(RuleError(code, path, f"{type(exc).__name__}: {exc}"))
-    if context.reports:
-        result.findings.extend(_resolve(tree, context, path, source))
+    lines = source_lines(source)
+    whole_file = file_suppressions(source)
+    seen: set[tuple[str, int, int]] = set()
+    for rule in rules:
+        if whole_file is not None and (not whole_file or rule.code in whole_file):
+            continue
+        try:
+            reports = list(rule.check(model))
+        except RecursionError:
+            result.errors.append(RuleError(rule.code, path, f"RecursionError: {TOO_DEEP}"))
+            continue
+        except Exception as exc:
+            result.errors.append(RuleError(rule.code, path, f"{type(exc).__name__}: {exc}"))
+            continue
+        for report in reports:
+            finding = _finding(rule, report, model, path, lines)
+            key = (finding.code, finding.line, finding.column)
+            if key in seen or is_suppressed(finding, lines):
+                continue
+            seen.add(key)
+            result.findings.append(finding)
     result.findings.sort(key=Finding.sort_key)
     return result
 
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what libcst counts as the end of a line
+def _column(lines: list[str], line: int, offset: int) -> int:
+    """A 1-based character column from the parser's UTF-8 byte offset."""
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    return len(text.encode("utf-8")[:offset].decode("utf-8", errors="replace")) + 1
 
 
-def _line_breaks(code: str) -> int:
-    return len(_LINE_BREAK.findall(code))
+def _position(node: ast.AST, lines: list[str]) -> tuple[int, int, int, int]:
+    line = getattr(node, "lineno", 1)
+    column = _column(lines, line, getattr(node, "col_offset", 0))
+    end_line = getattr(node, "end_lineno", None) or line
+    end_column = _column(lines, end_line, getattr(node, "end_col_offset", None) or 0)
+    return line, column, end_line, end_column
 
 
-def _positions(tree: cst.Module, context: RuleContext) -> Callable[[cst.CSTNode], CodeRange]:
-    """Where each reported node is, computing position metadata only where needed.
-
-    Position metadata over a whole module costs more than parsing it. Reported nodes
-    sit in a few top-level statements, so positions are resolved for a module made of
-    each such statement alone, then shifted by the lines of the code before it (plain
-    code generation, several times cheaper). Columns need no shift: a top-level
-    statement starts in column 0.
-    """
-    tops = context.model.top_statement
-    needed = {tops.get(r.node) for r in context.reports}
-    if None in needed:  # a node the model does not map: resolve the whole module
-        full = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
-        return lambda node: full[node]
-    index = {id(stmt): i for i, stmt in enumerate(tree.body)}
-    last = max(index[id(stmt)] for stmt in needed)
-    lines_before = [sum(_line_breaks(tree.code_for_node(line)) for line in tree.header)]
-    for stmt in tree.body[:last]:
-        lines_before.append(lines_before[-1] + _line_breaks(tree.code_for_node(stmt)))
-    table: dict[cst.CSTNode, CodeRange] = {}
-    for stmt in needed:
-        shift = lines_before[index[id(stmt)]]
-        alone = tree.with_changes(header=(), body=(stmt,), footer=())
-        for node, pos in MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider).items():
-            table[node] = CodeRange(
-                CodePosition(pos.start.line + shift, pos.start.column),
-                CodePosition(pos.end.line + shift, pos.end.column),
-            )
-    return table.__getitem__
-
-
-def _resolve(tree: cst.Module, context: RuleContext, path: str, source: str) -> list[Finding]:
-    position_of = _positions(tree, context)
-    lines = source.splitlines()
-    findings = []
-    seen = set()
-    for report in context.reports:
-        pos = position_of(report.node)
-        line, column = pos.start.line, pos.start.column + 1
-        if report.length is not None:
-            end_line, end_column = line, column + report.length
-        else:
-            end_line, end_column = pos.end.line, pos.end.column + 1
-        finding = Finding(
-            code=report.rule.code,
-            name=report.rule.name,
-            path=path,
-            line=line,
-            column=column,
-            end_line=end_line,
-            end_column=end_column,
-            message=report.message,
-            severity=report.rule.severity,
-            function=report.function,
-        )
-        key = (finding.code, line, column)
-        if key in seen or is_suppressed(finding, lines):
-            continue
-        seen.add(key)
-        findings.append(finding)
-    return findings
+def _finding(rule: object, report: Report, model: FileModel, path: str, lines: list[str]) -> Finding:
+    line, column, end_line, end_column = _position(report.node, lines)
+    if report.at_name and isinstance(report.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        match = re.compile(r"\bdef\s+(" + re.escape(report.node.name) + r")\b").search(text, column - 1)
+        if match is not None:
+            column = match.start(1) + 1
+        end_line, end_column = line, column + len(report.node.name)
+    elif report.length is not None:
+        end_line, end_column = line, column + report.length
+    related = tuple(Related(*_position(node, lines)[:2], message) for node, message in report.related)
+    return Finding(
+        code=rule.code,  # type: ignore[attr-defined]
+        name=rule.name,  # type: ignore[attr-defined]
+        path=path,
+        line=line,
+        column=column,
+        end_line=end_line,
+        end_column=end_column,
+        message=report.message,
+        severity=rule.severity,  # type: ignore[attr-defined]
+        function=report.function.qualname if report.function is not None else None,
+        help=report.help,
+        reload_model=model.reload_model,
+        related=related,
+        fix=report.fix,
+    )
 
 
 def check_file(
@@ -279,16 +301,47 @@ def check_file(
     """Check one file on disk. Unreadable files give one SWL999 finding, never an exception."""
     shown = display_path if display_path is not None else os.fspath(path)
     try:
-        data = Path(path).read_bytes()
+        data = read_source(path, settings.max_file_size)
     except OSError as exc:
         result = FileResult(path=shown, module=module)
         if SyntaxErrorRule.code in settings.enabled:
-            reason = exc.strerror or type(exc).__name__
+            reason = exc.strerror or str(exc) or type(exc).__name__
             result.findings.append(_syntax_finding(shown, 1, 1, f"cannot read file: {reason}"))
         return result
+    except FileTooLarge as exc:
+        return FileResult(path=shown, module=module, notice=str(exc))
     if module is None:
         module = module_name(path, settings.src)
     return check_source(data, shown, settings, module=module)
+
+
+class FileTooLarge(Exception):
+    """A file over ``max-file-size``: skipped with a notice, not an error."""
+
+
+def read_source(path: str | os.PathLike[str], limit: int = DEFAULT_MAX_FILE_SIZE) -> bytes:
+    """A regular file's bytes. Raises OSError for a FIFO, device or socket (never blocks on
+    one) and :class:`FileTooLarge` past ``limit`` bytes (0: no limit)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(0, "not a regular file")
+        if limit and st.st_size > limit:
+            raise FileTooLarge(
+                f"skipped: {st.st_size / 1e6:.1f} MB is over max-file-size ({limit / 1e6:.1f} MB)"
+            )
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if limit and sum(map(len, chunks)) > limit:
+                raise FileTooLarge(f"skipped: over max-file-size ({limit / 1e6:.1f} MB)")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _one_line(exc: object) -> str:

@@ -41,6 +41,30 @@ class VerdictStatus(enum.StrEnum):
     NOT_RUN = "not run"
 
 
+class Applicability(enum.StrEnum):
+    """How far a suggested fix may be trusted (as ruff's fix applicability)."""
+
+    SAFE = "safe"  # keeps behaviour: may be applied without review
+    UNSAFE = "unsafe"  # may change behaviour: review it
+    DISPLAY_ONLY = "display-only"  # a shape to follow, written from the code it replaces
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What to write instead, generated from the flagged code."""
+
+    title: str
+    snippet: str  # valid Python in the flagged function's context
+    applicability: Applicability = Applicability.DISPLAY_ONLY
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "snippet": self.snippet, "applicability": self.applicability.value}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fix:
+        return cls(str(data["title"]), str(data["snippet"]), Applicability(data["applicability"]))
+
+
 @dataclass(frozen=True)
 class Verification:
     """The verdict ``--verify`` attached to a finding, with the evidence for it."""
@@ -95,6 +119,7 @@ class Finding:
     #: The reload model the finding was decided under (None for SWL999).
     reload_model: ReloadModel | None = None
     related: tuple[Related, ...] = ()
+    fix: Fix | None = None
     #: Attached by ``--verify``; never part of a finding's identity.
     verification: Verification | None = field(default=None, compare=False, hash=False)
 
@@ -122,6 +147,8 @@ class Finding:
             data["reload_model"] = self.reload_model.value
         if self.related:
             data["related"] = [r.to_dict() for r in self.related]
+        if self.fix is not None:
+            data["fix"] = self.fix.to_dict()
         if self.verification is not None:
             data["verification"] = self.verification.to_dict()
         return data
@@ -145,6 +172,7 @@ class Finding:
             help=None if data.get("help") is None else str(data["help"]),
             reload_model=None if model is None else ReloadModel(model),
             related=tuple(Related.from_dict(r) for r in data.get("related", ())),
+            fix=None if data.get("fix") is None else Fix.from_dict(data["fix"]),
             verification=None if verification is None else Verification.from_dict(verification),
         )
 
@@ -169,3 +197,4 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
     module: str | None = None  # the dotted module name the rules used
+    notice: str | None = None  # why the file was skipped (too large), shown once

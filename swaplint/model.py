@@ -1,82 +1,84 @@
-"""The loop model of one file: the single answer every rule reads.
+"""The loop model of one file: the facts every rule reads.
 
-The rules share one question: *which functions are process loops, how do they
-re-enter, and where do they block?* :func:`build_model` answers it once per file
-from the libcst tree, in one traversal plus some bookkeeping:
+The rules share one question: *which code runs for the life of a thread, task or
+process, how does it re-enter, where does it wait, and who holds it?*
+:func:`build_model` answers it once per file, from Python's own syntax tree (one
+walk, then bookkeeping), and exposes plain facts:
 
-* **Receive calls** — calls that block until a message arrives (``receive()`` of
-  :mod:`swaplint.runtime`, queue-like ``X.get()``, ``X.recv()``, ``X.accept()``,
-  ``select.select(...)``, ``X.select()``, and the configured ``receive-calls``),
-  each with whether it has a timeout.
-* **Loop functions** — a function is a *recursive loop* when it belongs to a call
-  cycle of the file (by bare name, ``self.``/``cls.``, or a handle of the file's own
-  module) in which some function receives; it is an *iterative loop* when a
-  ``while`` in it (its test or body, nested ``def`` s aside) receives.
-* **Re-entry calls** — calls from a recursive loop to a function of its own
-  cycle: *local* (bare name, ``self``/``cls``, a class of the file) or *qualified*
-  (through a handle of the file's own module, which reaches the newest version).
-* **Tail positions** — a re-entry is a tail call when it is the whole value of a
-  ``return`` that is not inside a ``try`` suite, any part of a ``try`` with
-  ``finally``, a ``finally`` suite, or a ``with`` body.
-* **Spawns** — statements that start a process running a loop function of the
-  file and throw its handle away.
+* **Waits** (:class:`Wait`): calls and iterations that can block, classified by
+  the tables of :mod:`swaplint.shapes` (receive, timer, poll, library loop), each
+  with whether it can time out. A socket read counts as timed when its socket
+  was given a timeout in the file, and as no wait at all right after a
+  ``select``/``selectors`` readiness check in the same loop.
+* **Loop sites** (:class:`LoopSite`): ``while``/``for``/``async for`` statements
+  that run for the life of their thread (a ``while True``/flag test, or
+  iteration over a message source) and wait, directly or in helpers of the file
+  that the loop calls (``self._read_one()``, ``step(q)``). Drain loops, bounded
+  I/O helpers, retry loops and waits for a finite queue are not loop sites.
+* **Recursive loops** (:class:`Cycle`): call cycles of the file that wait, with
+  their re-entry calls (:class:`ReEntry`): how each is called (bare name,
+  ``self``/``cls``, a class, the module's own handle) and, by
+  :mod:`swaplint.tailpos`, why it is not a tail call.
+* **Spawns** (:class:`Spawn`): threads, tasks and processes started to run a loop
+  function of the file whose handle nobody keeps.
 
-Recognition is by shape, not by type: there is no type inference. The shapes and
-their limits are documented in the README and in each rule's docs.
+There is no type inference: recognition is by shape and name. The limits are in
+each rule's docs.
 """
 
 from __future__ import annotations
 
+import ast
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-import libcst as cst
+from swaplint import shapes, tailpos
+from swaplint.findings import ReloadModel
+from swaplint.shapes import Default, WaitKind
 
 RUNTIME = "swaplint.runtime"
+#: How deep helper calls are followed to find a loop's wait.
+HELPER_DEPTH = 3
 
-# Why a call is not in tail position, innermost first. Values are shown in messages.
-IN_TRY = "a `try` suite"
-IN_TRY_FINALLY = "a `try` statement with `finally`"
-IN_FINALLY = "a `finally` suite"
-IN_WITH = "a `with` body"
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+LoopNode = ast.While | ast.For | ast.AsyncFor
 
 
-def dotted_name(node: cst.BaseExpression) -> str | None:
+def dotted_name(node: ast.expr) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
         node = node.value
-    if not isinstance(node, cst.Name):
+    if not isinstance(node, ast.Name):
         return None
-    parts.append(node.value)
+    parts.append(node.id)
     return ".".join(reversed(parts))
 
 
-def _positional(call: cst.Call) -> list[cst.Arg]:
-    return [a for a in call.args if a.keyword is None and not a.star]
+def last_name(node: ast.expr) -> str:
+    """The last identifier of an expression: ``self._inbox`` -> ``_inbox``; calls look through."""
+    while isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Subscript):
+        return last_name(node.value)
+    return ""
 
 
-def _keyword(call: cst.Call, name: str) -> cst.Arg | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg
-    return None
+def short(node: ast.AST, limit: int = 40) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _is_none(expr: cst.BaseExpression) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "None"
-
-
-def _bool_literal(expr: cst.BaseExpression) -> bool | None:
-    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
-        return expr.value == "True"
-    return None
-
-
-def _has_star(call: cst.Call) -> bool:
-    return any(a.star for a in call.args)
+def _is_constant(node: ast.expr | None, *values: object) -> bool:
+    return isinstance(node, ast.Constant) and any(
+        node.value is v or (type(node.value) is type(v) and node.value == v) for v in values
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -84,22 +86,54 @@ def _has_star(call: cst.Call) -> bool:
 # --------------------------------------------------------------------------------------
 
 
+class Condition(enum.StrEnum):
+    """What a loop's test says about how long it runs."""
+
+    FOREVER = "forever"  # while True
+    FLAG = "flag"  # while self.running / while not stop.is_set()
+    ITERATION = "iteration"  # for msg in consumer
+    BOUNDED = "bounded"  # while len(buf) < n, for x in items
+
+
 @dataclass(eq=False)
 class Function:
-    """A ``def`` of the file (module level, method or nested)."""
+    """A ``def`` or ``async def`` of the file (module level, method or nested)."""
 
-    node: cst.FunctionDef
+    node: FunctionNode
     index: int  # source order
     parent: Function | None  # the enclosing function, for nested defs
-    cls: cst.ClassDef | None  # the class whose body holds the def directly
+    cls: ClassInfo | None  # the class whose body holds the def directly
     qualname: str  # "server_loop", "Server.loop", "outer.<locals>.inner"
-    children: dict[str, list[Function]] = field(default_factory=dict)
-    receives: list[Receive] = field(default_factory=list)  # the receives that wait
-    calls: list[CallSite] = field(default_factory=list)  # calls to functions of the file
-    receive_whiles: list[cst.While] = field(default_factory=list)
-    cycle: Cycle | None = None
-    #: Names bound in the function itself (parameters, assignments): they shadow imports.
+    children: dict[str, Function] = field(default_factory=dict)
+    calls: list[CallInfo] = field(default_factory=list)  # calls in the body, nested defs aside
+    loops: list[LoopNode] = field(default_factory=list)
     local_names: set[str] = field(default_factory=set)
+    is_generator: bool = False
+    #: Local names bound to a thread/task handle: name -> the call that made it.
+    handles: dict[str, ast.Call] = field(default_factory=dict)
+    #: How each local name is used: the parent node of every load.
+    name_uses: dict[str, list[ast.AST]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def is_async(self) -> bool:
+        return isinstance(self.node, ast.AsyncFunctionDef)
+
+    @property
+    def decorators(self) -> set[str]:
+        return {dotted_name(d) or "" for d in self.node.decorator_list}
+
+    @property
+    def is_method(self) -> bool:
+        return self.cls is not None and not self.decorators & {"staticmethod"}
+
+    @property
+    def first_param(self) -> str | None:
+        args = self.node.args.posonlyargs + self.node.args.args
+        return args[0].arg if args else None
 
     def binds(self, name: str) -> bool:
         fn: Function | None = self
@@ -109,56 +143,121 @@ class Function:
             fn = fn.parent
         return False
 
-    @property
-    def name(self) -> str:
-        return self.node.name.value
-
-    @property
-    def iterative(self) -> bool:
-        return bool(self.receive_whiles)
-
-    @property
-    def is_loop(self) -> bool:
-        return self.cycle is not None or self.iterative
-
-    def qualified_hint(self, module: str) -> str | None:
-        """How to call this function through the module, or None if it cannot be."""
-        if "<locals>" in self.qualname:
-            return None
-        if self.cls is not None:
-            return f"{module}.{self.qualname}(self, ...)"
-        return f"{module}.{self.name}(...)"
+    def enclosing_class(self) -> ClassInfo | None:
+        fn: Function | None = self
+        while fn is not None:
+            if fn.cls is not None:
+                return fn.cls
+            fn = fn.parent
+        return None
 
 
 @dataclass(eq=False)
-class Receive:
-    call: cst.Call
+class ClassInfo:
+    node: ast.ClassDef
+    qualname: str
+    methods: dict[str, Function] = field(default_factory=dict)
+
+    @property
+    def bases(self) -> set[str]:
+        return {(dotted_name(b) or "").rsplit(".", 1)[-1] for b in self.node.bases}
+
+
+@dataclass(eq=False)
+class CallInfo:
+    """A call and where it sits."""
+
+    node: ast.Call
     function: Function | None
-    has_timeout: bool
-    label: str  # how messages show the call, e.g. "self.inbox.get()"
-    #: False for polls that never wait (`get_nowait()`, `get(False)`, `select(..., 0)`):
-    #: they count as having a timeout, but do not make a loop a process loop.
-    waits: bool = True
+    loops: tuple[LoopNode, ...]  # enclosing loops of the function, innermost first
+    not_tail: str | None  # why the enclosing return is no tail position (tailpos)
+    in_lambda: bool
+    returned: bool = False  # the whole value of a ``return`` (through ``await``)
+    statement: bool = False  # an expression statement, or assigned to ``_``
+    wrapper: ast.Call | None = None  # the call this one is a direct argument of
+    timeout_withs: tuple[ast.withitem, ...] = ()  # enclosing ``async with`` items
 
 
 @dataclass(eq=False)
-class CallSite:
-    """A call from one function of the file to another."""
+class Wait:
+    """A call (or an iteration) that can block."""
 
-    call: cst.Call
+    node: ast.AST  # the call, or the ``for`` statement of an iteration
+    function: Function | None
+    kind: WaitKind
+    forever: bool  # no timeout: it may block until something arrives
+    label: str  # how messages show it: "self.inbox.get()"
+    shape: str  # the shape's name: "get", "recv", "time.sleep", "iteration"
+    receiver: str | None = None  # "self.inbox" for a method call
+    loops: tuple[LoopNode, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class WaitPath:
+    """A wait a loop reaches, and the helper calls it goes through."""
+
+    wait: Wait
+    via: tuple[str, ...] = ()  # "self._read_one()", ...
+
+    def describe(self) -> str:
+        return " → ".join([*(f"`{v}`" for v in self.via), f"`{self.wait.label}`"])
+
+
+@dataclass(eq=False)
+class LoopSite:
+    """A loop that runs for the life of its thread, task or process, and waits."""
+
+    node: LoopNode
+    function: Function
+    condition: Condition
+    waits: list[WaitPath]
+    #: A body that only calls code by name each iteration (importlib: reload-safe).
+    driver: bool = False
+    #: Under the runtime: the function returns a module-qualified call to a loop.
+    escapes: bool = False
+
+    @property
+    def blocking(self) -> list[WaitPath]:
+        """The waits with no timeout (receives and library loops)."""
+        return [p for p in self.waits if p.wait.forever and p.wait.kind is not WaitKind.TIMER]
+
+    @property
+    def keyword(self) -> str:
+        if isinstance(self.node, ast.While):
+            return "while"
+        return "async for" if isinstance(self.node, ast.AsyncFor) else "for"
+
+
+class Via(enum.StrEnum):
+    """How a re-entry call names its callee."""
+
+    BARE = "bare"  # server_loop(s): a global (or closure) lookup
+    SELF = "self"  # self.loop(), cls.loop()
+    CLASS = "class"  # Server.loop(self)
+    MODULE = "module"  # counter.server_loop(s), sys.modules[__name__].f(s)
+
+
+@dataclass(eq=False)
+class ReEntry:
+    call: ast.Call
     caller: Function
     callee: Function
-    qualified: bool  # through a handle of the file's own module
-    returned: bool  # the whole value of a `return`
-    not_tail_because: str | None  # IN_TRY, ...: why the enclosing `return` is no tail position
+    via: Via
+    returned: bool
+    not_tail: str | None
+
+    @property
+    def qualified(self) -> bool:
+        return self.via is Via.MODULE
 
 
 @dataclass(eq=False)
 class Cycle:
-    """A strongly connected set of functions that call each other and receive."""
+    """A strongly connected set of functions that call each other and wait."""
 
     members: list[Function]  # in source order
-    reentries: list[CallSite] = field(default_factory=list)
+    reentries: list[ReEntry] = field(default_factory=list)
+    waits: list[WaitPath] = field(default_factory=list)
 
     @property
     def head(self) -> Function:
@@ -166,249 +265,365 @@ class Cycle:
 
     @property
     def qualified(self) -> bool:
-        return any(site.qualified for site in self.reentries)
+        return any(r.qualified for r in self.reentries)
 
 
 @dataclass(eq=False)
 class Spawn:
-    call: cst.Call
+    node: ast.Call  # the call that starts it (or makes the handle)
     target: Function
-    label: str  # e.g. "threading.Thread(...).start()"
-    spawner: Function | None  # the function that makes the call (None: module level)
+    label: str  # "threading.Thread(...).start()"
+    what: str  # "thread", "task", "process", "greenlet"
+    spawner: Function | None
 
 
 @dataclass
 class FileModel:
     module: str
+    reload_model: ReloadModel
     functions: list[Function] = field(default_factory=list)
-    receives: dict[cst.Call, Receive] = field(default_factory=dict)
-    reentries: dict[cst.Call, CallSite] = field(default_factory=dict)
+    waits: list[Wait] = field(default_factory=list)
+    loops: list[LoopSite] = field(default_factory=list)
     cycles: list[Cycle] = field(default_factory=list)
-    spawns: dict[cst.Call, Spawn] = field(default_factory=dict)
-    #: ``while`` statements of iterative loops that never return into new code.
-    pinned_whiles: dict[cst.While, Function] = field(default_factory=dict)
-    #: Cycle heads (their ``def`` names) of cycles with no qualified re-entry.
-    unqualified_heads: dict[cst.FunctionDef, Cycle] = field(default_factory=dict)
-    #: The top-level statement that holds each node a rule may report (calls, `while`
-    #: statements, `def` names), so positions can be resolved for that statement only.
-    top_statement: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
+    spawns: list[Spawn] = field(default_factory=list)
+
+    def loop_functions(self) -> set[Function]:
+        """Functions that run a loop: a loop site's, or a member of a recursive loop."""
+        out = {site.function for site in self.loops}
+        for cycle in self.cycles:
+            out.update(cycle.members)
+        return out
+
+    def qualified_hint(self, fn: Function) -> str | None:
+        """How to call ``fn`` through its module, or None if it cannot be."""
+        if "<locals>" in fn.qualname:
+            return None
+        if fn.cls is not None:
+            first = "self, ..." if fn.is_method else "..."
+            return f"{self.module}.{fn.qualname}({first})"
+        return f"{self.module}.{fn.name}(...)"
 
 
 # --------------------------------------------------------------------------------------
-# One traversal: collect defs, imports, calls with their syntactic context
+# One walk: defs, classes, imports, calls with their context
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(eq=False)
-class _CallRecord:
-    node: cst.Call
-    function: Function | None
-    in_lambda: bool
-    returned: bool
-    not_tail_because: str | None
-    whiles: tuple[cst.While, ...]  # enclosing `while`s of the function, innermost first
-    wrapper: cst.Call | None  # the call this one is a direct argument of
-    timeout_withs: tuple[cst.With, ...]  # enclosing `async with` statements
-    statement: bool  # an expression statement, or assigned to `_`
+@dataclass(frozen=True)
+class _Ctx:
+    function: Function | None = None
+    cls: ClassInfo | None = None
+    loops: tuple[LoopNode, ...] = ()
+    not_tail: str | None = None
+    in_lambda: bool = False
+    timeout_withs: tuple[ast.withitem, ...] = ()
 
 
-class _Collector(cst.CSTVisitor):
+class _Collector:
     def __init__(self) -> None:
-        super().__init__()
-        self.stack: list[cst.CSTNode] = []
-        self.scopes: list[Function | cst.ClassDef] = []
         self.functions: list[Function] = []
-        self.module_funcs: dict[str, list[Function]] = {}
-        self.class_methods: dict[cst.ClassDef, dict[str, list[Function]]] = {}
-        self.top_classes: dict[str, cst.ClassDef] = {}
-        self.class_names: dict[cst.ClassDef, str] = {}
+        self.module_funcs: dict[str, Function] = {}
+        self.classes: dict[ast.ClassDef, ClassInfo] = {}
+        self.top_classes: dict[str, ClassInfo] = {}
         self.imports: list[tuple[str, str, int]] = []  # (bound name, dotted target, level)
-        self.handle_assigns: list[tuple[str, cst.BaseExpression]] = []
-        self.calls: list[_CallRecord] = []
-        self.top_statement: dict[cst.CSTNode, cst.CSTNode] = {}
+        self.handle_assigns: list[tuple[str, ast.expr]] = []
+        self.calls: list[CallInfo] = []
+        self.call_info: dict[ast.Call, CallInfo] = {}
+        self.for_loops: list[tuple[ast.For | ast.AsyncFor, _Ctx]] = []
+        #: Receiver text -> last component of the constructor it was bound from.
+        self.constructed: dict[str, str] = {}
+        #: Local aliases of wait methods: (function, name) -> the bound attribute.
+        self.aliases: dict[tuple[Function | None, str], ast.Attribute] = {}
+        self.parents: list[ast.AST] = []
 
-    # -- the ancestor stack ----------------------------------------------------------
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        self.stack.append(node)
-        return super().on_visit(node)
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        super().on_leave(original_node)
-        self.stack.pop()
-
-    @property
-    def function(self) -> Function | None:
-        for scope in reversed(self.scopes):
-            if isinstance(scope, Function):
-                return scope
-        return None
-
-    # -- scopes ----------------------------------------------------------------------
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        outer = self.scopes[-1] if self.scopes else None
-        if outer is None:
-            self.top_classes.setdefault(node.name.value, node)
-            name = node.name.value
-        elif isinstance(outer, cst.ClassDef):
-            name = f"{self.class_names[outer]}.{node.name.value}"
-        else:
-            name = f"{outer.qualname}.<locals>.{node.name.value}"
-        self.class_names[node] = name
-        self.class_methods[node] = {}
-        self.scopes.append(node)
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self.scopes.pop()
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        outer = self.scopes[-1] if self.scopes else None
-        parent = self.function
-        cls = outer if isinstance(outer, cst.ClassDef) else None
-        if cls is not None:
-            qualname = f"{self.class_names[cls]}.{node.name.value}"
-        elif isinstance(outer, Function):
-            qualname = f"{outer.qualname}.<locals>.{node.name.value}"
-        else:
-            qualname = node.name.value
-        self.top_statement[node.name] = self.stack[1]
-        fn = Function(node=node, index=len(self.functions), parent=parent, cls=cls, qualname=qualname)
-        self.functions.append(fn)
-        if cls is not None:
-            self.class_methods[cls].setdefault(fn.name, []).append(fn)
-        elif isinstance(outer, Function):
-            outer.children.setdefault(fn.name, []).append(fn)
-        else:
-            self.module_funcs.setdefault(fn.name, []).append(fn)
-        self.scopes.append(fn)
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.scopes.pop()
-
-    # -- imports and module handles ----------------------------------------------------
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            target = dotted_name(alias.name)
-            if target is None:
-                continue
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self.imports.append((alias.asname.name.value, target, 0))
+    # -- the walk ------------------------------------------------------------------
+    def walk(self, node: ast.AST, ctx: _Ctx) -> None:
+        visit = getattr(self, "visit_" + type(node).__name__, None)
+        self.parents.append(node)
+        try:
+            if visit is not None:
+                visit(node, ctx)
+            elif isinstance(node, ast.stmt):
+                self._statement(node, ctx)
             else:
-                first = target.split(".", 1)[0]
-                self.imports.append((first, first, 0))
+                for child in ast.iter_child_nodes(node):
+                    self.walk(child, ctx)
+        finally:
+            self.parents.pop()
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
-        base = dotted_name(node.module) if node.module is not None else ""
-        level = len(node.relative)
-        for alias in node.names:
-            name = dotted_name(alias.name)
-            if name is None:
-                continue
-            bound = name
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                bound = alias.asname.name.value
-            target = f"{base}.{name}" if base else name
-            self.imports.append((bound, target, level))
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        fn = self.function
-        for target in node.targets:
-            if not isinstance(target.target, cst.Name):
-                continue
-            if fn is not None:
-                fn.local_names.add(target.target.value)
-            elif isinstance(node.value, (cst.Subscript, cst.Call)):
-                # `this = sys.modules[__name__]`, `this = importlib.import_module(__name__)`
-                self.handle_assigns.append((target.target.value, node.value))
-
-    def visit_Param(self, node: cst.Param) -> None:
-        fn = self.function
-        if fn is not None and not (len(self.stack) > 2 and isinstance(self.stack[-3], cst.Lambda)):
-            fn.local_names.add(node.name.value)
-
-    def _bind_target(self, target: cst.BaseExpression | None) -> None:
-        fn = self.function
-        if fn is not None and isinstance(target, cst.Name):
-            fn.local_names.add(target.value)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._bind_target(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:
-        if isinstance(self.stack[-2] if len(self.stack) > 1 else None, cst.WithItem):
-            self._bind_target(node.name)  # type: ignore[arg-type]
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._bind_target(node.target)
-
-    # -- calls -------------------------------------------------------------------------
-    def visit_While(self, node: cst.While) -> None:
-        self.top_statement[node] = self.stack[1]
-
-    def visit_Call(self, node: cst.Call) -> None:
-        stack = self.stack
-        if len(stack) > 1:
-            self.top_statement[node] = stack[1]
-        fn = self.function
-        in_lambda = False
-        not_tail: str | None = None
-        whiles: list[cst.While] = []
-        withs: list[cst.With] = []
-        for i in range(len(stack) - 2, -1, -1):
-            anc, child = stack[i], stack[i + 1]
-            if isinstance(anc, (cst.FunctionDef, cst.ClassDef, cst.Module)):
-                break
-            if isinstance(anc, cst.Lambda):
-                in_lambda = True
-                break
-            if isinstance(anc, (cst.Try, cst.TryStar)):
-                if child is anc.body:
-                    reason = IN_TRY
-                elif isinstance(child, cst.Finally):
-                    reason = IN_FINALLY
-                elif anc.finalbody is not None:
-                    reason = IN_TRY_FINALLY
-                else:
-                    reason = None
-                not_tail = not_tail or reason
-            elif isinstance(anc, cst.With):
-                if child is anc.body:
-                    not_tail = not_tail or IN_WITH
-                    if anc.asynchronous is not None:
-                        withs.append(anc)
-            elif isinstance(anc, cst.While):
-                if child is anc.body or child is anc.test:
-                    whiles.append(anc)
-        parent = stack[-2] if len(stack) >= 2 else None
-        grand = stack[-3] if len(stack) >= 3 else None
-        returned = isinstance(parent, cst.Return) or (
-            isinstance(parent, cst.Await) and isinstance(grand, cst.Return)
-        )
-        wrapper = grand if isinstance(parent, cst.Arg) and isinstance(grand, cst.Call) else None
-        statement = isinstance(parent, cst.Expr) or (
-            isinstance(parent, cst.Assign)
-            and len(parent.targets) == 1
-            and isinstance(parent.targets[0].target, cst.Name)
-            and parent.targets[0].target.value == "_"
-        )
-        self.calls.append(
-            _CallRecord(
-                node=node,
-                function=fn,
-                in_lambda=in_lambda,
-                returned=returned,
-                not_tail_because=not_tail,
-                whiles=tuple(whiles),
-                wrapper=wrapper,
-                timeout_withs=tuple(withs),
-                statement=statement,
+    def _statement(self, node: ast.stmt, ctx: _Ctx) -> None:
+        """Walk a statement; its suites get the tail reason :mod:`tailpos` gives them."""
+        held = tailpos.suites(node)
+        suite_ids = {id(suite) for suite, _ in held}
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                if id(value) in suite_ids:
+                    continue
+                for item in value:
+                    if isinstance(item, (ast.excepthandler, ast.match_case)):
+                        self.parents.append(item)
+                        for sub_name, sub in ast.iter_fields(item):
+                            if sub_name != "body" and isinstance(sub, ast.AST):
+                                self.walk(sub, ctx)
+                        self.parents.pop()
+                    elif isinstance(item, ast.AST):
+                        self.walk(item, ctx)
+            elif isinstance(value, ast.AST) and name != "body":
+                self.walk(value, ctx)
+        for suite, reason in held:
+            inner = _Ctx(
+                ctx.function, ctx.cls, ctx.loops, ctx.not_tail or reason, ctx.in_lambda, ctx.timeout_withs
             )
+            for stmt in suite:
+                self.walk(stmt, inner)
+
+    # -- scopes --------------------------------------------------------------------
+    def visit_ClassDef(self, node: ast.ClassDef, ctx: _Ctx) -> None:
+        for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+            self.walk(expr, ctx)
+        if ctx.cls is not None:
+            qualname = f"{ctx.cls.qualname}.{node.name}"
+        elif ctx.function is not None:
+            qualname = f"{ctx.function.qualname}.<locals>.{node.name}"
+        else:
+            qualname = node.name
+        info = ClassInfo(node, qualname)
+        self.classes[node] = info
+        if ctx.function is None and ctx.cls is None:
+            self.top_classes.setdefault(node.name, info)
+        elif ctx.function is not None:
+            ctx.function.local_names.add(node.name)
+        inner = _Ctx(ctx.function, info, (), None, False, ())
+        for stmt in node.body:
+            self.walk(stmt, inner)
+
+    def visit_FunctionDef(self, node: FunctionNode, ctx: _Ctx) -> None:
+        for expr in node.decorator_list:
+            self.walk(expr, ctx)
+        self.walk(node.args, ctx)
+        if node.returns is not None:
+            self.walk(node.returns, ctx)
+        parent = ctx.function
+        if ctx.cls is not None:
+            qualname = f"{ctx.cls.qualname}.{node.name}"
+        elif parent is not None:
+            qualname = f"{parent.qualname}.<locals>.{node.name}"
+        else:
+            qualname = node.name
+        fn = Function(node=node, index=len(self.functions), parent=parent, cls=ctx.cls, qualname=qualname)
+        self.functions.append(fn)
+        if ctx.cls is not None:
+            ctx.cls.methods[fn.name] = fn
+        elif parent is not None:
+            parent.children[fn.name] = fn
+            parent.local_names.add(fn.name)
+        else:
+            self.module_funcs[fn.name] = fn
+        for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+            fn.local_names.add(arg.arg)
+            self._note_annotation(f"{arg.arg}", arg.annotation)
+        for star in (node.args.vararg, node.args.kwarg):
+            if star is not None:
+                fn.local_names.add(star.arg)
+        inner = _Ctx(fn, None, (), None, False, ())
+        for stmt in node.body:
+            self.walk(stmt, inner)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda, ctx: _Ctx) -> None:
+        self.walk(node.args, ctx)
+        self.walk(node.body, _Ctx(ctx.function, ctx.cls, ctx.loops, None, True, ctx.timeout_withs))
+
+    def visit_Yield(self, node: ast.Yield | ast.YieldFrom, ctx: _Ctx) -> None:
+        if ctx.function is not None and not ctx.in_lambda:
+            ctx.function.is_generator = True
+        if node.value is not None:
+            self.walk(node.value, ctx)
+
+    visit_YieldFrom = visit_Yield
+
+    # -- loops ---------------------------------------------------------------------
+    def visit_While(self, node: ast.While, ctx: _Ctx) -> None:
+        inner = _Ctx(
+            ctx.function, ctx.cls, (node, *ctx.loops), ctx.not_tail, ctx.in_lambda, ctx.timeout_withs
         )
+        if ctx.function is not None and not ctx.in_lambda:
+            ctx.function.loops.append(node)
+        self.walk(node.test, inner)
+        for stmt in node.body:
+            self.walk(stmt, inner)
+        for stmt in node.orelse:
+            self.walk(stmt, ctx)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor, ctx: _Ctx) -> None:
+        self.walk(node.iter, ctx)
+        self._bind(node.target, ctx)
+        if ctx.function is not None and not ctx.in_lambda:
+            ctx.function.loops.append(node)
+        self.for_loops.append((node, ctx))
+        reason = tailpos.IN_ASYNC_FOR if isinstance(node, ast.AsyncFor) else None
+        inner = _Ctx(
+            ctx.function,
+            ctx.cls,
+            (node, *ctx.loops),
+            ctx.not_tail or reason,
+            ctx.in_lambda,
+            ctx.timeout_withs,
+        )
+        for stmt in node.body:
+            self.walk(stmt, inner)
+        outer = _Ctx(
+            ctx.function, ctx.cls, ctx.loops, ctx.not_tail or reason, ctx.in_lambda, ctx.timeout_withs
+        )
+        for stmt in node.orelse:
+            self.walk(stmt, outer)
+
+    visit_AsyncFor = visit_For
+
+    def visit_AsyncWith(self, node: ast.AsyncWith, ctx: _Ctx) -> None:
+        for item in node.items:
+            self.walk(item, ctx)
+        inner = _Ctx(
+            ctx.function,
+            ctx.cls,
+            ctx.loops,
+            ctx.not_tail or tailpos.IN_WITH,
+            ctx.in_lambda,
+            (*node.items, *ctx.timeout_withs),
+        )
+        for stmt in node.body:
+            self.walk(stmt, inner)
+
+    # -- names, imports, assignments --------------------------------------------------
+    def visit_Import(self, node: ast.Import, ctx: _Ctx) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.imports.append((alias.asname, alias.name, 0))
+                self._bind_name(alias.asname, ctx)
+            else:
+                first = alias.name.split(".", 1)[0]
+                self.imports.append((first, first, 0))
+                self._bind_name(first, ctx)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom, ctx: _Ctx) -> None:
+        base = node.module or ""
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            bound = alias.asname or alias.name
+            self.imports.append((bound, f"{base}.{alias.name}" if base else alias.name, node.level))
+            self._bind_name(bound, ctx)
+
+    def visit_Assign(self, node: ast.Assign | ast.AnnAssign, ctx: _Ctx) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        value = node.value
+        for target in targets:
+            self._bind(target, ctx)
+            text = dotted_name(target)
+            if text is None or value is None:
+                continue
+            if isinstance(value, ast.Call):
+                ctor = (dotted_name(value.func) or "").rsplit(".", 1)[-1]
+                if ctor:
+                    self.constructed.setdefault(text, ctor)
+                if isinstance(target, ast.Name) and ctx.function is not None and not ctx.in_lambda:
+                    ctx.function.handles.setdefault(target.id, value)
+            if (
+                isinstance(value, ast.Attribute)
+                and value.attr in shapes.METHODS
+                and isinstance(target, ast.Name)
+            ):
+                self.aliases[(ctx.function, target.id)] = value
+            if (
+                ctx.function is None
+                and isinstance(target, ast.Name)
+                and isinstance(value, (ast.Subscript, ast.Call))
+            ):
+                self.handle_assigns.append((target.id, value))
+        if isinstance(node, ast.AnnAssign):
+            self._note_annotation(dotted_name(node.target) or "", node.annotation)
+        for child in ast.iter_child_nodes(node):
+            if child not in targets:
+                self.walk(child, ctx)
+        for target in targets:
+            if not isinstance(target, ast.Name):
+                self.walk(target, ctx)
+
+    visit_AnnAssign = visit_Assign
+
+    def _note_annotation(self, text: str, annotation: ast.expr | None) -> None:
+        if annotation is None or not text:
+            return
+        node = annotation.value if isinstance(annotation, ast.Subscript) else annotation
+        ctor = (dotted_name(node) or "").rsplit(".", 1)[-1]
+        if ctor:
+            self.constructed.setdefault(text, ctor)
+
+    def _bind(self, target: ast.expr, ctx: _Ctx) -> None:
+        if isinstance(target, ast.Name):
+            self._bind_name(target.id, ctx)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt in target.elts:
+                self._bind(elt, ctx)
+        elif isinstance(target, ast.Starred):
+            self._bind(target.value, ctx)
+
+    def _bind_name(self, name: str, ctx: _Ctx) -> None:
+        if ctx.function is not None and not ctx.in_lambda:
+            ctx.function.local_names.add(name)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr, ctx: _Ctx) -> None:
+        self._bind(node.target, ctx)
+        self.walk(node.value, ctx)
+
+    def visit_withitem(self, node: ast.withitem, ctx: _Ctx) -> None:
+        self.walk(node.context_expr, ctx)
+        if node.optional_vars is not None:
+            self._bind(node.optional_vars, ctx)
+
+    def visit_Name(self, node: ast.Name, ctx: _Ctx) -> None:
+        fn = ctx.function
+        if fn is not None and isinstance(node.ctx, ast.Load) and len(self.parents) >= 2:
+            fn.name_uses.setdefault(node.id, []).append(self.parents[-2])
+
+    # -- calls -----------------------------------------------------------------------
+    def visit_Return(self, node: ast.Return, ctx: _Ctx) -> None:
+        if node.value is not None:
+            self.walk(node.value, ctx)
+            value = node.value.value if isinstance(node.value, ast.Await) else node.value
+            if isinstance(value, ast.Call) and value in self.call_info:
+                self.call_info[value].returned = True
+
+    def visit_Expr(self, node: ast.Expr, ctx: _Ctx) -> None:
+        self.walk(node.value, ctx)
+        value = node.value.value if isinstance(node.value, ast.Await) else node.value
+        if isinstance(value, ast.Call) and value in self.call_info:
+            self.call_info[value].statement = True
+
+    def visit_Call(self, node: ast.Call, ctx: _Ctx) -> None:
+        info = CallInfo(
+            node=node,
+            function=ctx.function,
+            loops=ctx.loops,
+            not_tail=ctx.not_tail,
+            in_lambda=ctx.in_lambda,
+            timeout_withs=ctx.timeout_withs,
+        )
+        self.calls.append(info)
+        self.call_info[node] = info
+        if ctx.function is not None and not ctx.in_lambda:
+            ctx.function.calls.append(info)
+        for child in ast.iter_child_nodes(node):
+            self.walk(child, ctx)
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            inner = arg.value if isinstance(arg, ast.Await) else arg
+            if isinstance(inner, ast.Call) and inner in self.call_info:
+                self.call_info[inner].wrapper = node
 
 
 # --------------------------------------------------------------------------------------
-# Bookkeeping: names, receives, the call graph, cycles, loops, spawns
+# Names of the file
 # --------------------------------------------------------------------------------------
 
 
@@ -431,8 +646,8 @@ class _Resolver:
             if self.is_self_module_expr(value):
                 self.bindings[bound] = module
 
-    def resolve(self, expr: cst.BaseExpression, scope: Function | None = None) -> str | None:
-        """The dotted name an expression refers to, through imports; None if not imported."""
+    def resolve(self, expr: ast.expr, scope: Function | None = None) -> str | None:
+        """The dotted name an expression refers to through imports; None if not imported."""
         text = dotted_name(expr)
         if text is None:
             return None
@@ -444,197 +659,530 @@ class _Resolver:
             return None
         return f"{target}.{rest}" if rest else target
 
-    def is_self_module_expr(self, expr: cst.BaseExpression) -> bool:
+    def is_self_module_expr(self, expr: ast.expr) -> bool:
         """``sys.modules[__name__]``, ``importlib.import_module(__name__)`` (or the name as text)."""
-        if isinstance(expr, cst.Subscript):
-            if self.resolve(expr.value) != "sys.modules" or len(expr.slice) != 1:
-                return False
-            index = expr.slice[0].slice
-            return isinstance(index, cst.Index) and self._names_module(index.value)
-        if isinstance(expr, cst.Call):
+        if isinstance(expr, ast.Subscript):
+            return self.resolve(expr.value) == "sys.modules" and self._names_module(expr.slice)
+        if isinstance(expr, ast.Call):
             if self.resolve(expr.func) != "importlib.import_module":
                 return False
-            args = _positional(expr)
-            return len(args) == 1 and len(expr.args) == 1 and self._names_module(args[0].value)
+            return len(expr.args) == 1 and not expr.keywords and self._names_module(expr.args[0])
         return False
 
-    def _names_module(self, expr: cst.BaseExpression) -> bool:
-        if isinstance(expr, cst.Name):
-            return expr.value == "__name__"
-        if isinstance(expr, cst.SimpleString):
-            return expr.evaluated_value == self.module
-        return False
+    def _names_module(self, expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Name):
+            return expr.id == "__name__"
+        return isinstance(expr, ast.Constant) and expr.value == self.module
 
-    def is_self_module(self, expr: cst.BaseExpression, scope: Function | None = None) -> bool:
+    def is_self_module(self, expr: ast.expr, scope: Function | None = None) -> bool:
         return self.resolve(expr, scope) == self.module or self.is_self_module_expr(expr)
 
-    # -- functions -------------------------------------------------------------------
-    def functions_for(self, func: cst.BaseExpression, caller: Function | None) -> tuple[list[Function], bool]:
-        """The file's functions a callee expression names, and whether the call is qualified."""
+    def callee(self, func: ast.expr, caller: Function | None) -> tuple[Function, Via] | None:
+        """The file's function a callee expression names, and how."""
         col = self.col
-        if isinstance(func, cst.Name):
+        if isinstance(func, ast.Name):
             scope = caller
             while scope is not None:
-                if func.value in scope.children:
-                    return scope.children[func.value], False
+                if func.id in scope.children:
+                    return scope.children[func.id], Via.BARE
+                if func.id in scope.local_names:
+                    return None  # a local variable, not a def of the file
                 scope = scope.parent
-            return col.module_funcs.get(func.value, []), False
-        if not isinstance(func, cst.Attribute):
-            return [], False
-        attr = func.attr.value
-        value = func.value
-        if isinstance(value, cst.Name) and value.value in ("self", "cls"):
-            cls = self._enclosing_class(caller)
-            if cls is None:
-                return [], False
-            return col.class_methods[cls].get(attr, []), False
+            fn = col.module_funcs.get(func.id)
+            return (fn, Via.BARE) if fn is not None else None
+        if not isinstance(func, ast.Attribute):
+            return None
+        attr, value = func.attr, func.value
+        if isinstance(value, ast.Name) and caller is not None:
+            cls = caller.enclosing_class()
+            if cls is not None and value.id in ("self", "cls", caller.first_param):
+                fn = cls.methods.get(attr)
+                return (fn, Via.SELF) if fn is not None else None
         if self.is_self_module(value, caller):
-            return col.module_funcs.get(attr, []), True
-        if isinstance(value, cst.Attribute) and self.is_self_module(value.value, caller):
-            cls = col.top_classes.get(value.attr.value)
-            if cls is not None:
-                return col.class_methods[cls].get(attr, []), True
-        if isinstance(value, cst.Name) and value.value in col.top_classes:
-            if value.value not in self.bindings and not (caller and caller.binds(value.value)):
-                cls = col.top_classes[value.value]
-                return col.class_methods[cls].get(attr, []), False
-        return [], False
-
-    @staticmethod
-    def _enclosing_class(fn: Function | None) -> cst.ClassDef | None:
-        while fn is not None:
-            if fn.cls is not None:
-                return fn.cls
-            fn = fn.parent
+            fn = col.module_funcs.get(attr)
+            return (fn, Via.MODULE) if fn is not None else None
+        if isinstance(value, ast.Attribute) and self.is_self_module(value.value, caller):
+            info = col.top_classes.get(value.attr)
+            fn = info.methods.get(attr) if info is not None else None
+            return (fn, Via.MODULE) if fn is not None else None
+        if isinstance(value, ast.Name) and value.id in col.top_classes:
+            if value.id not in self.bindings and not (caller and caller.binds(value.id)):
+                fn = col.top_classes[value.id].methods.get(attr)
+                return (fn, Via.CLASS) if fn is not None else None
         return None
 
 
-class _Wait(enum.Enum):
-    """How long a receive may block."""
-
-    FOREVER = "forever"  # no timeout
-    TIMEOUT = "timeout"  # a timeout that is not zero
-    POLL = "poll"  # never waits: get_nowait(), get(False), a zero timeout
+# --------------------------------------------------------------------------------------
+# Waits
+# --------------------------------------------------------------------------------------
 
 
-class _Receives:
-    """Which calls are receives, and whether they have a timeout."""
+class _Waits:
+    """Which calls and iterations are waits, and whether they can time out."""
 
-    def __init__(self, resolver: _Resolver, extra: Iterable[str]) -> None:
+    def __init__(self, col: _Collector, resolver: _Resolver, extra: Iterable[str]) -> None:
+        self.col = col
         self.resolver = resolver
         self.extra = frozenset(extra)
+        self.timed_receivers: set[str] = set()
+        self.default_timeout = False
+        self.readiness_loops: set[LoopNode] = set()
+        self.puts: dict[tuple[Function | None, str], list[int]] = {}
+        for info in col.calls:
+            self._note(info)
 
-    def classify(self, record: _CallRecord) -> tuple[bool, bool, str] | None:
-        """(has_timeout, waits, label) when the call is a receive, else None."""
-        call = record.node
+    def _note(self, info: CallInfo) -> None:
+        """Socket timeouts, readiness checks and ``put`` calls, seen anywhere in the file."""
+        func = info.node.func
+        resolved = self.resolver.resolve(func, info.function)
+        if (
+            resolved == "socket.setdefaulttimeout"
+            and info.node.args
+            and not _is_constant(info.node.args[0], None)
+        ):
+            self.default_timeout = True
+        if resolved == "socket.create_connection":
+            given = _argument(info.node, ("timeout",), 1)
+            if given is not None and not _is_constant(given, None) and info.node in self._assigned_to():
+                self.timed_receivers.add(self._assigned_to()[info.node])
+        if isinstance(func, ast.Attribute):
+            receiver = dotted_name(func.value)
+            if func.attr in shapes.TIMEOUT_SETTERS and receiver and info.node.args:
+                value = info.node.args[0]
+                if func.attr == "settimeout" and not _is_constant(value, None):
+                    self.timed_receivers.add(receiver)
+                if func.attr == "setblocking" and _is_constant(value, False, 0):
+                    self.timed_receivers.add(receiver)
+            if func.attr in ("put", "put_nowait") and receiver:
+                self.puts.setdefault((info.function, receiver), []).append(info.node.lineno)
+        if info.loops and self._is_readiness(info):
+            self.readiness_loops.add(info.loops[0])
+
+    def _assigned_to(self) -> dict[ast.Call, str]:
+        if not hasattr(self, "_assign_cache"):
+            out: dict[ast.Call, str] = {}
+            for fn in self.col.functions:
+                for name, call in fn.handles.items():
+                    out[call] = name
+            self._assign_cache = out
+        return self._assign_cache
+
+    def _is_readiness(self, info: CallInfo) -> bool:
+        func = info.node.func
+        resolved = self.resolver.resolve(func, info.function)
+        if resolved in shapes.READINESS:
+            return True
+        return isinstance(func, ast.Attribute) and func.attr in ("select", "poll") and resolved is None
+
+    # -- calls -------------------------------------------------------------------------
+    def classify(self, info: CallInfo) -> Wait | None:
+        call = info.node
         func = call.func
-        resolved = self.resolver.resolve(func, record.function)
+        resolved = self.resolver.resolve(func, info.function)
         text = dotted_name(func)
-        wait = self._shape(call, resolved, text)
+        label = f"{text or short(func)}()"
+        if self.extra and (resolved in self.extra or text in self.extra):
+            wait = _timeout(call, shapes.Timeout(("timeout",)))
+            return self._wait(info, WaitKind.RECEIVE, wait, label, text or "", None)
+        shape = shapes.FUNCTIONS.get(resolved or "")
+        if shape is not None:
+            wait = _timeout(call, shape.timeout)
+            return self._wait(info, shape.kind, wait, label, shape.name, None)
+        receiver: ast.expr | None = None
+        name = ""
+        if isinstance(func, ast.Attribute):
+            receiver, name = func.value, func.attr
+        elif isinstance(func, ast.Name) and (info.function, func.id) in self.col.aliases:
+            alias = self.col.aliases[(info.function, func.id)]
+            receiver, name = alias.value, alias.attr
+            label = f"{func.id}() = {short(alias)}()"
+        if receiver is None or resolved is not None:
+            return None  # ``os.read(fd, n)``: a module's function, not a method of an object
+        shape = shapes.METHODS.get(name)
+        if shape is None or any(isinstance(a, ast.Starred) for a in call.args):
+            return None
+        receiver_text = dotted_name(receiver) or ""
+        words = shapes.name_words(last_name(receiver))
+        if shape.receivers is not None and not words & shape.receivers:
+            return None
+        if words & shape.not_receivers:
+            return None
+        if shape.max_args is not None and len(call.args) + len(call.keywords) > shape.max_args:
+            return None
+        if name == "get":
+            wait = self._queue_get(call, receiver_text, words)
+        elif name in ("select", "poll") and call.args and not _timeout_like(call.args[0]):
+            return None
+        else:
+            wait = _timeout(call, shape.timeout)
         if wait is None:
             return None
-        label = f"{text or _short(func)}()"
-        if wait is _Wait.FOREVER and self._wrapped_with_timeout(record):
-            wait = _Wait.TIMEOUT
-        return wait is not _Wait.FOREVER, wait is not _Wait.POLL, label
+        if shape.socket_like and wait is Default.FOREVER:
+            if info.loops and info.loops[0] in self.readiness_loops:
+                return None  # a read after readiness: the readiness check is the wait
+            if self.default_timeout or receiver_text in self.timed_receivers:
+                wait = Default.TIMEOUT
+        return self._wait(info, shape.kind, wait, label, name, receiver_text)
 
-    def _shape(self, call: cst.Call, resolved: str | None, text: str | None) -> _Wait | None:
-        """None: not a receive; else how long the call itself may block."""
-        func = call.func
-        if resolved == f"{RUNTIME}.receive":
-            return self._timeout_arg(call, "timeout", 0)
-        if self.extra and (resolved in self.extra or text in self.extra):
-            return self._timeout_arg(call, "timeout", None)
-        if resolved == "select.select":
-            return self._timeout_arg(call, "timeout", 3)
-        if not isinstance(func, cst.Attribute) or _has_star(call):
+    def _queue_get(self, call: ast.Call, receiver: str, words: set[str]) -> Default | None:
+        keywords = {k.arg for k in call.keywords}
+        if None in keywords or keywords - {"block", "timeout"} or len(call.args) > 2:
             return None
-        attr = func.attr.value
-        positional = _positional(call)
-        if attr == "get":
-            return self._queue_get(call, positional)
-        if attr == "get_nowait" and not call.args:
-            return _Wait.POLL
-        if attr in ("recv", "recv_bytes", "accept") and not call.args:
-            return _Wait.FOREVER
-        if attr == "select" and len(positional) <= 1:
-            if positional and not _timeout_like(positional[0].value):
-                return None
-            return self._timeout_arg(call, "timeout", 0)
-        return None
-
-    def _queue_get(self, call: cst.Call, positional: list[cst.Arg]) -> _Wait | None:
-        keywords = {a.keyword.value for a in call.args if a.keyword is not None}
-        if keywords - {"block", "timeout"} or len(positional) > 2:
-            return None
-        block_arg = positional[0].value if positional else None
-        block_kw = _keyword(call, "block")
-        if block_arg is not None and block_kw is not None:
-            return None
-        block_expr = block_arg if block_arg is not None else (block_kw.value if block_kw else None)
-        if block_expr is not None:
-            block = _bool_literal(block_expr)
-            if block is None:
+        block = (
+            call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "block"), None)
+        )
+        if block is not None:
+            if not _is_constant(block, True, False, 0, 1):
                 return None  # `d.get(key)`: not a queue
-            if not block:
-                return _Wait.POLL  # non-blocking: as good as a timeout
-        return self._timeout_arg(call, "timeout", 1)
+            if _is_constant(block, False, 0):
+                return Default.POLL
+        elif not call.args and not call.keywords:
+            ctor = self.col.constructed.get(receiver, "")
+            if ctor in shapes.NOT_QUEUE_CONSTRUCTORS:
+                return None
+            if ctor not in shapes.QUEUE_CONSTRUCTORS and words & shapes.NOT_QUEUE_WORDS:
+                return None
+        return _timeout(call, shapes.Timeout(("timeout",), 1))
 
-    @staticmethod
-    def _timeout_arg(call: cst.Call, keyword: str, slot: int | None) -> _Wait:
-        """The timeout the call passes by keyword or in its positional slot."""
-        arg = _keyword(call, keyword)
-        if arg is None and slot is not None:
-            positional = _positional(call)
-            if len(positional) > slot:
-                arg = positional[slot]
-        if arg is None or _is_none(arg.value):
-            return _Wait.FOREVER
-        if isinstance(arg.value, (cst.Integer, cst.Float)) and arg.value.evaluated_value == 0:
-            return _Wait.POLL
-        return _Wait.TIMEOUT
+    def _wait(
+        self, info: CallInfo, kind: WaitKind, wait: Default, label: str, shape: str, receiver: str | None
+    ) -> Wait:
+        if wait is Default.FOREVER and self._wrapped_with_timeout(info):
+            wait = Default.TIMEOUT
+        if wait is Default.POLL:
+            kind = WaitKind.POLL
+        return Wait(
+            node=info.node,
+            function=None if info.in_lambda else info.function,
+            kind=kind,
+            forever=wait is Default.FOREVER,
+            label=label,
+            shape=shape,
+            receiver=receiver,
+            loops=info.loops,
+        )
 
-    def _wrapped_with_timeout(self, record: _CallRecord) -> bool:
-        wrapper = record.wrapper
-        if wrapper is not None and self.resolver.resolve(wrapper.func) == "asyncio.wait_for":
-            positional = _positional(wrapper)
-            first = positional[0] if positional else _keyword(wrapper, "fut")
-            if first is not None and first.value is record.node:
-                if self._timeout_arg(wrapper, "timeout", 1) is not _Wait.FOREVER:
+    def _wrapped_with_timeout(self, info: CallInfo) -> bool:
+        wrapper = info.wrapper
+        if wrapper is not None:
+            spec = shapes.TIMEOUT_WRAPPERS.get(self.resolver.resolve(wrapper.func, info.function) or "")
+            if spec is not None and _timeout(wrapper, spec) is not Default.FOREVER:
+                return True
+        for item in info.timeout_withs:
+            ctx = item.context_expr
+            if isinstance(ctx, ast.Call) and self.resolver.resolve(ctx.func) in shapes.TIMEOUT_CONTEXTS:
+                given = ctx.args[0] if ctx.args else next((k.value for k in ctx.keywords), None)
+                if given is not None and not _is_constant(given, None):
                     return True
-        for with_node in record.timeout_withs:
-            for item in with_node.items:
-                ctx = item.item
-                if isinstance(ctx, cst.Call) and self.resolver.resolve(ctx.func) in (
-                    "asyncio.timeout",
-                    "asyncio.timeout_at",
-                ):
-                    args = _positional(ctx)
-                    given = args[0] if args else (_keyword(ctx, "delay") or _keyword(ctx, "when"))
-                    if given is not None and not _is_none(given.value):
-                        return True
         return False
 
+    # -- iteration ---------------------------------------------------------------------
+    def iteration(self, node: ast.For | ast.AsyncFor, ctx: _Ctx) -> Wait | None:
+        """``for msg in consumer``, ``async for m in ws``, ``for x in iter(q.get, None)``."""
+        source = node.iter
+        label = f"{'async for' if isinstance(node, ast.AsyncFor) else 'for'} ... in {short(source)}"
+        if isinstance(source, ast.Call):
+            func = source.func
+            if isinstance(func, ast.Name) and func.id == "iter" and len(source.args) == 2:
+                inner = source.args[0]
+                if isinstance(inner, ast.Attribute) and inner.attr in shapes.METHODS:
+                    shape = shapes.METHODS[inner.attr]
+                    if shape.kind is WaitKind.RECEIVE:
+                        return self._iteration(node, ctx, label, dotted_name(inner.value))
+                return None
+            if isinstance(func, ast.Attribute) and func.attr in shapes.ITERATION_METHODS:
+                if self.resolver.resolve(func, ctx.function) is None:
+                    return self._iteration(node, ctx, label, dotted_name(func.value))
+            return None
+        if isinstance(source, (ast.Name, ast.Attribute)):
+            if shapes.name_words(last_name(source)) & shapes.ITERATION_WORDS:
+                return self._iteration(node, ctx, label, dotted_name(source))
+        return None
 
-def _timeout_like(expr: cst.BaseExpression) -> bool:
+    def _iteration(self, node: ast.For | ast.AsyncFor, ctx: _Ctx, label: str, receiver: str | None) -> Wait:
+        timed = receiver is not None and (receiver in self.timed_receivers or self.default_timeout)
+        return Wait(
+            node=node,
+            function=None if ctx.in_lambda else ctx.function,
+            kind=WaitKind.RECEIVE,
+            forever=not timed,
+            label=label,
+            shape="iteration",
+            receiver=receiver,
+            loops=(node, *ctx.loops),
+        )
+
+
+def _argument(call: ast.Call, keywords: tuple[str, ...], position: int | None) -> ast.expr | None:
+    for kw in call.keywords:
+        if kw.arg in keywords:
+            return kw.value
+    if position is not None and len(call.args) > position:
+        return call.args[position]
+    return None
+
+
+def _timeout(call: ast.Call, spec: shapes.Timeout) -> Default:
+    """How long the call may block, from its timeout argument."""
+    given = _argument(call, spec.keywords, spec.position)
+    if given is None:
+        return spec.default
+    if _is_constant(given, None):
+        return Default.FOREVER
+    if isinstance(given, ast.Constant) and isinstance(given.value, (int, float)) and given.value == 0:
+        return spec.zero
+    return Default.TIMEOUT
+
+
+def _timeout_like(expr: ast.expr) -> bool:
     """A positional argument that can be a timeout (not a string or a container)."""
-    return not isinstance(
-        expr,
-        (
-            cst.SimpleString,
-            cst.ConcatenatedString,
-            cst.FormattedString,
-            cst.List,
-            cst.Tuple,
-            cst.Dict,
-            cst.Set,
-        ),
-    )
+    if isinstance(expr, ast.Constant):
+        return isinstance(expr.value, (int, float)) or expr.value is None
+    return not isinstance(expr, (ast.JoinedStr, ast.List, ast.Tuple, ast.Dict, ast.Set))
 
 
-def _short(node: cst.CSTNode) -> str:
-    code = cst.Module(body=[]).code_for_node(node)
-    return code if len(code) <= 40 else code[:37] + "..."
+# --------------------------------------------------------------------------------------
+# Loop sites
+# --------------------------------------------------------------------------------------
+
+
+def _condition(node: LoopNode, iteration: Wait | None) -> Condition:
+    if not isinstance(node, ast.While):
+        return Condition.ITERATION if iteration is not None else Condition.BOUNDED
+    test = node.test
+    if isinstance(test, ast.Constant):
+        return Condition.FOREVER if test.value else Condition.BOUNDED
+    for sub in ast.walk(test):
+        if isinstance(sub, ast.Compare) and any(
+            isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in sub.ops
+        ):
+            return Condition.BOUNDED
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "len":
+            return Condition.BOUNDED
+    return Condition.FLAG
+
+
+def _own_statements(node: LoopNode) -> Iterator[ast.AST]:
+    """Every node inside the loop's body, nested defs, classes and lambdas aside."""
+    stack: list[ast.AST] = list(node.body)
+    while stack:
+        item = stack.pop()
+        yield item
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(item))
+
+
+def _exits(node: LoopNode) -> list[ast.stmt]:
+    """``break`` statements of this loop and ``return`` statements inside it."""
+    out: list[ast.stmt] = []
+    stack: list[tuple[ast.AST, bool]] = [(s, True) for s in node.body]
+    while stack:
+        item, own = stack.pop()
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(item, ast.Return) or (own and isinstance(item, ast.Break)):
+            out.append(item)  # type: ignore[arg-type]
+        nested = isinstance(item, (ast.While, ast.For, ast.AsyncFor))
+        for child in ast.iter_child_nodes(item):
+            stack.append((child, own and not nested))
+    return out
+
+
+def _in_try_body(loop: LoopNode, target: ast.stmt) -> bool:
+    """Whether ``target`` sits in the protected suite of a ``try`` inside ``loop``."""
+    for sub in _own_statements(loop):
+        if isinstance(sub, (ast.Try, ast.TryStar)):
+            for stmt in sub.body:
+                if any(n is target for n in ast.walk(stmt)):
+                    return True
+    return False
+
+
+class _Loops:
+    """Decides which loops are loop sites, following helper calls for their waits."""
+
+    def __init__(self, col: _Collector, resolver: _Resolver, waits: _Waits) -> None:
+        self.col = col
+        self.resolver = resolver
+        self.waits = waits
+        self.by_function: dict[Function | None, list[Wait]] = {}
+        self.helper_cache: dict[Function, list[WaitPath]] = {}
+
+    def add(self, wait: Wait) -> None:
+        self.by_function.setdefault(wait.function, []).append(wait)
+
+    def helper_waits(
+        self, fn: Function, depth: int = 0, seen: frozenset[Function] = frozenset()
+    ) -> list[WaitPath]:
+        """Waits a call to ``fn`` may block in: its own (outside its possibly endless
+        loops, which are loop sites of their own), and its helpers', transitively."""
+        if fn in self.helper_cache:
+            return self.helper_cache[fn]
+        out: list[WaitPath] = []
+        endless = {loop for loop in fn.loops if _condition(loop, None) is not Condition.BOUNDED}
+        for wait in self.by_function.get(fn, []):
+            if not endless.intersection(wait.loops):
+                out.append(WaitPath(wait))
+        if depth < HELPER_DEPTH:
+            for info in fn.calls:
+                if endless.intersection(info.loops) or info.in_lambda:
+                    continue
+                found = self.resolver.callee(info.node.func, fn)
+                if found is None or found[0] in seen or found[0] is fn:
+                    continue
+                for path in self.helper_waits(found[0], depth + 1, seen | {fn}):
+                    out.append(WaitPath(path.wait, (f"{short(info.node.func)}()", *path.via)))
+        if not seen:
+            self.helper_cache[fn] = out
+        return out
+
+    def loop_waits(self, fn: Function, loop: LoopNode) -> list[WaitPath]:
+        out = [WaitPath(w) for w in self.by_function.get(fn, []) if loop in w.loops]
+        for info in fn.calls:
+            if loop not in info.loops or info.in_lambda:
+                continue
+            found = self.resolver.callee(info.node.func, fn)
+            if found is None or found[0] is fn:
+                continue
+            for path in self.helper_waits(found[0], 1, frozenset({fn})):
+                out.append(WaitPath(path.wait, (f"{short(info.node.func)}()", *path.via)))
+        return out
+
+    def site(self, fn: Function, loop: LoopNode, iteration: Wait | None) -> LoopSite | None:
+        condition = _condition(loop, iteration)
+        if condition is Condition.BOUNDED:
+            return None
+        paths = self.loop_waits(fn, loop)
+        if iteration is not None:
+            paths.insert(0, WaitPath(iteration))
+        kinds = {p.wait.kind for p in paths}
+        if not paths:
+            return None
+        exits = _exits(loop)
+        if kinds == {WaitKind.POLL} and exits:
+            return None  # a drain loop: it polls until the queue is empty, then ends
+        if any(isinstance(e, ast.Return) and e.value is not None and not _is_call(e.value) for e in exits):
+            return None  # returns a value it computed: a bounded helper, not a process loop
+        if WaitKind.RECEIVE not in kinds and WaitKind.LIBRARY not in kinds:
+            if any(_in_try_body(loop, e) for e in exits):
+                return None  # a retry loop: it ends once the attempt succeeds
+            if _only_waits(loop):
+                return None  # waits for a condition another thread sets: a join, not a loop
+        receives = [p for p in paths if p.wait.kind is WaitKind.RECEIVE and not p.via]
+        if receives and all(self._finite(fn, loop, p.wait) for p in receives) and len(receives) == len(paths):
+            return None  # reads back what this function itself queued: a finite drain
+        return LoopSite(node=loop, function=fn, condition=condition, waits=paths)
+
+    def _finite(self, fn: Function, loop: LoopNode, wait: Wait) -> bool:
+        if wait.receiver is None:
+            return False
+        lines = self.waits.puts.get((fn, wait.receiver), [])
+        return any(line < loop.lineno for line in lines)
+
+
+def _is_call(expr: ast.expr) -> bool:
+    return isinstance(expr.value if isinstance(expr, ast.Await) else expr, ast.Call)
+
+
+def _only_waits(loop: LoopNode) -> bool:
+    """A body that does nothing but sleep or wait (and ``pass``/``continue``)."""
+    for stmt in loop.body:
+        if isinstance(stmt, (ast.Pass, ast.Continue)):
+            continue
+        if isinstance(stmt, ast.Expr):
+            value = stmt.value.value if isinstance(stmt.value, ast.Await) else stmt.value
+            if isinstance(value, ast.Call) and last_name(value.func) in ("sleep", "wait"):
+                continue
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# Drivers (importlib) and escapes (runtime)
+# --------------------------------------------------------------------------------------
+
+
+def _driver(site: LoopSite, resolver: _Resolver) -> bool:
+    """A body that reaches new code each iteration: every call it makes is by bare
+    name or through a module, never through ``self``/``cls`` or a function object
+    bound in the function; waits with a timeout; nothing else but simple control."""
+    fn = site.function
+    stale_roots = {"self", "cls"}
+    if fn.is_method and fn.first_param:
+        stale_roots.add(fn.first_param)
+
+    def call_ok(call: ast.Call) -> bool:
+        func = call.func
+        if isinstance(func, ast.Name):
+            if func.id in fn.children:
+                return False  # a nested def: captured with the old frame
+            local = fn.binds(func.id) and func.id not in resolver.bindings
+            return not local or (fn, func.id) in resolver.col.aliases
+        root = func
+        while isinstance(root, (ast.Attribute, ast.Call, ast.Subscript)):
+            root = root.func if isinstance(root, ast.Call) else root.value
+        return not (isinstance(root, ast.Name) and root.id in stale_roots)
+
+    def expr_ok(expr: ast.expr | None) -> bool:
+        if expr is None:
+            return True
+        for sub in ast.walk(expr):
+            if isinstance(sub, ast.Call) and not call_ok(sub):
+                return False
+            if isinstance(sub, (ast.Lambda, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp)):
+                return False
+        return True
+
+    def suite_ok(body: list[ast.stmt]) -> bool:
+        for stmt in body:
+            if isinstance(stmt, (ast.Pass, ast.Break, ast.Continue)):
+                continue
+            if isinstance(stmt, (ast.Expr, ast.Return)) and expr_ok(stmt.value):
+                continue
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and expr_ok(stmt.value):
+                if all(
+                    isinstance(t, ast.Name)
+                    for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])
+                ):
+                    continue
+            if (
+                isinstance(stmt, ast.If)
+                and expr_ok(stmt.test)
+                and suite_ok(stmt.body)
+                and suite_ok(stmt.orelse)
+            ):
+                continue
+            if isinstance(stmt, (ast.Try, ast.TryStar)) and all(
+                suite_ok(s)
+                for s in (stmt.body, stmt.orelse, stmt.finalbody, *(h.body for h in stmt.handlers))
+            ):
+                continue
+            if isinstance(stmt, (ast.With, ast.AsyncWith)) and suite_ok(stmt.body):
+                if all(expr_ok(item.context_expr) for item in stmt.items):
+                    continue
+            return False
+        return True
+
+    if isinstance(site.node, ast.While) and not expr_ok(site.node.test):
+        return False
+    return suite_ok(site.node.body)
+
+
+def _escapes(fn: Function, resolver: _Resolver, loop_fns: set[Function]) -> bool:
+    """Runtime: the function returns a module-qualified call to a loop function."""
+    for info in fn.calls:
+        if not info.returned:
+            continue
+        found = resolver.callee(info.node.func, fn)
+        if found is not None and found[1] is Via.MODULE and found[0] in loop_fns:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------
+# Cycles and spawns
+# --------------------------------------------------------------------------------------
 
 
 def _sccs(functions: list[Function], edges: dict[Function, list[Function]]) -> Iterator[list[Function]]:
@@ -683,156 +1231,282 @@ def _sccs(functions: list[Function], edges: dict[Function, list[Function]]) -> I
                 yield component
 
 
+class _Spawns:
+    """Which calls start a thread, task or process running a loop, and drop its handle."""
+
+    def __init__(self, col: _Collector, resolver: _Resolver, extra: Iterable[str], module: str) -> None:
+        self.col = col
+        self.resolver = resolver
+        self.extra = frozenset(extra)
+        self.module = module
+
+    def thread_classes(self) -> dict[str, ClassInfo]:
+        return {
+            name: info
+            for name, info in self.col.top_classes.items()
+            if info.bases & {"Thread", "Process"} and "run" in info.methods
+        }
+
+    def started(self, call: ast.Call, caller: Function | None) -> tuple[Function, str, str] | None:
+        """What a call starts: (target function, label, what), or None."""
+        func = call.func
+        resolved = self.resolver.resolve(func, caller)
+        text = dotted_name(func) or short(func)
+        if resolved in shapes.SPAWN_FUNCTIONS or (
+            self.extra and (resolved in self.extra or text in self.extra)
+        ):
+            shape = shapes.SPAWN_FUNCTIONS.get(resolved or "")
+            target = _arg(
+                call, shape.target_keyword if shape else "target", shape.target_position if shape else 0
+            )
+            if target is None and shape is None:
+                target = _arg(call, "target", 0)
+            what = shape.what if shape else "process"
+            return self._pick(target, caller, f"{text}(...)", what)
+        if not isinstance(func, ast.Attribute):
+            return None
+        if func.attr == "start" and isinstance(func.value, ast.Call):
+            return self.constructed(func.value, caller, suffix=".start()")
+        shape = shapes.SPAWN_METHODS.get(func.attr)
+        if shape is not None and resolved is None:
+            if func.attr == "spawn":
+                return self._runtime_spawn(call, text)
+            target = _arg(call, shape.target_keyword, shape.target_position)
+            return self._pick(target, caller, f"{text}(...)", shape.what)
+        return None
+
+    def constructed(
+        self, ctor: ast.Call, caller: Function | None, suffix: str = ""
+    ) -> tuple[Function, str, str] | None:
+        """``Thread(target=loop)`` or an instance of a ``Thread`` subclass of the file."""
+        name = dotted_name(ctor.func) or ""
+        last = name.rsplit(".", 1)[-1]
+        shape = shapes.SPAWN_CONSTRUCTORS.get(last)
+        if shape is not None:
+            target = _arg(ctor, shape.target_keyword, shape.target_position)
+            return self._pick(target, caller, f"{name}(...){suffix}", shape.what)
+        info = self.thread_classes().get(name)
+        if info is not None:
+            what = "process" if "Process" in info.bases else "thread"
+            return info.methods["run"], f"{name}(){suffix}", what
+        return None
+
+    def _runtime_spawn(self, call: ast.Call, text: str) -> tuple[Function, str, str] | None:
+        # Runtime.spawn("module", "function", ...) naming this file's module.
+        args = call.args
+        if len(args) >= 2 and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args[:2]):
+            mod, name = (a.value for a in args[:2])  # type: ignore[attr-defined]
+            if mod == self.module and name in self.col.module_funcs:
+                return self.col.module_funcs[name], f"{text}(...)", "process"
+        return None
+
+    def _pick(
+        self, target: ast.expr | None, caller: Function | None, label: str, what: str
+    ) -> tuple[Function, str, str] | None:
+        if target is None:
+            return None
+        if isinstance(target, ast.Await):
+            target = target.value
+        if isinstance(target, ast.Call):
+            if self.resolver.resolve(target.func, caller) == "functools.partial" and target.args:
+                target = target.args[0]
+            else:
+                target = target.func
+        found = self.resolver.callee(target, caller)
+        return (found[0], label, what) if found is not None else None
+
+
+def _arg(call: ast.Call, keyword: str | None, position: int | None) -> ast.expr | None:
+    for kw in call.keywords:
+        if keyword is not None and kw.arg == keyword:
+            return kw.value
+    if position is not None and len(call.args) > position:
+        return call.args[position]
+    return None
+
+
+_HANDLE_ONLY = frozenset({"start", "daemon", "setDaemon", "name", "setName"})
+
+
+def _handle_dropped(fn: Function, name: str) -> bool:
+    """Whether a local handle is only started and configured, never kept or joined."""
+    uses = fn.name_uses.get(name, [])
+    if not uses:
+        return True
+    return all(isinstance(parent, ast.Attribute) and parent.attr in _HANDLE_ONLY for parent in uses)
+
+
+# --------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------
+
+
+def uses_runtime(tree: ast.Module) -> bool:
+    """Whether a file imports :mod:`swaplint.runtime` (at any depth)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(RUNTIME):
+            return True
+        if isinstance(node, ast.Import) and any(a.name.startswith(RUNTIME) for a in node.names):
+            return True
+    return False
+
+
+def resolve_reload_model(setting: ReloadModel, tree: ast.Module) -> ReloadModel:
+    if setting is not ReloadModel.AUTO:
+        return setting
+    return ReloadModel.RUNTIME if uses_runtime(tree) else ReloadModel.IMPORTLIB
+
+
 def build_model(
-    tree: cst.Module,
+    tree: ast.Module,
     *,
     module: str,
+    reload_model: ReloadModel = ReloadModel.AUTO,
     receive_calls: Iterable[str] = (),
     spawn_calls: Iterable[str] = (),
 ) -> FileModel:
     """Build the loop model of one parsed file whose dotted module name is ``module``."""
     col = _Collector()
-    tree.visit(col)
+    for stmt in tree.body:
+        col.walk(stmt, _Ctx())
     resolver = _Resolver(col, module)
-    model = FileModel(module=module, functions=col.functions, top_statement=col.top_statement)
+    model = FileModel(module=module, reload_model=resolve_reload_model(reload_model, tree))
+    model.functions = col.functions
 
-    # Receives.
-    receives = _Receives(resolver, receive_calls)
-    for record in col.calls:
-        classified = receives.classify(record)
-        if classified is None:
-            continue
-        has_timeout, waits, label = classified
-        fn = None if record.in_lambda else record.function
-        receive = Receive(record.node, fn, has_timeout, label, waits)
-        model.receives[record.node] = receive
-        if fn is not None and waits:
-            fn.receives.append(receive)
-            if record.whiles and record.whiles[-1] not in fn.receive_whiles:
-                fn.receive_whiles.append(record.whiles[-1])  # the outermost
+    # Waits.
+    waits = _Waits(col, resolver, receive_calls)
+    loops = _Loops(col, resolver, waits)
+    for info in col.calls:
+        wait = waits.classify(info)
+        if wait is not None:
+            model.waits.append(wait)
+            loops.add(wait)
+    iterations: dict[LoopNode, Wait] = {}
+    for node, ctx in col.for_loops:
+        wait = waits.iteration(node, ctx)
+        if wait is not None:
+            model.waits.append(wait)
+            iterations[node] = wait
 
-    # The call graph among the file's functions (calls inside lambdas are deferred: not edges).
+    # Loop sites: the outermost loop of each nest that runs for good and waits.
+    for fn in col.functions:
+        taken: list[LoopNode] = []
+        for loop in fn.loops:
+            if any(_inside(loop, outer) for outer in taken):
+                continue
+            site = loops.site(fn, loop, iterations.get(loop))
+            if site is not None:
+                taken.append(loop)
+                model.loops.append(site)
+
+    # Library loops called outside any loop: the call is the loop.
+    in_sites = {id(p.wait.node) for s in model.loops for p in s.waits}
+    for wait in model.waits:
+        if wait.kind is WaitKind.LIBRARY and wait.function is not None and id(wait.node) not in in_sites:
+            if wait.shape != "run_forever" and not wait.loops:
+                model.loops.append(
+                    LoopSite(
+                        node=wait.node,
+                        function=wait.function,
+                        condition=Condition.FOREVER,
+                        waits=[WaitPath(wait)],
+                    )  # type: ignore[arg-type]
+                )
+
+    # The call graph among the file's functions; cycles that wait are recursive loops.
     edges: dict[Function, list[Function]] = {}
-    for record in col.calls:
-        caller = record.function
-        if caller is None or record.in_lambda:
+    sites: dict[Function, list[ReEntry]] = {}
+    for info in col.calls:
+        caller = info.function
+        if caller is None or info.in_lambda:
             continue
-        callees, qualified = resolver.functions_for(record.node.func, caller)
-        for callee in callees:
-            site = CallSite(
-                call=record.node,
-                caller=caller,
-                callee=callee,
-                qualified=qualified,
-                returned=record.returned,
-                not_tail_because=record.not_tail_because,
-            )
-            caller.calls.append(site)
-            edges.setdefault(caller, []).append(callee)
-
-    # Cycles that receive are recursive loops.
+        found = resolver.callee(info.node.func, caller)
+        if found is None:
+            continue
+        callee, via = found
+        edges.setdefault(caller, []).append(callee)
+        sites.setdefault(caller, []).append(
+            ReEntry(info.node, caller, callee, via, info.returned, info.not_tail)
+        )
     for component in _sccs(col.functions, edges):
         members = set(component)
         recursive = len(component) > 1 or component[0] in edges.get(component[0], ())
-        if not recursive or not any(fn.receives for fn in component):
+        if not recursive:
             continue
-        cycle = Cycle(members=sorted(component, key=lambda f: f.index))
+        cycle_waits = [
+            WaitPath(w)
+            for fn in component
+            for w in loops.by_function.get(fn, [])
+            if w.kind is not WaitKind.POLL
+        ]
+        if not cycle_waits:
+            continue
+        cycle = Cycle(members=sorted(component, key=lambda f: f.index), waits=cycle_waits)
         for fn in cycle.members:
-            fn.cycle = cycle
-            for site in fn.calls:
-                if site.callee in members:
-                    cycle.reentries.append(site)
-                    model.reentries.setdefault(site.call, site)
+            cycle.reentries.extend(r for r in sites.get(fn, []) if r.callee in members)
         model.cycles.append(cycle)
     model.cycles.sort(key=lambda c: c.head.index)
-    for cycle in model.cycles:
-        if not cycle.qualified:
-            model.unqualified_heads[cycle.head.node] = cycle
 
-    # Iterative loops with no way into new code.
-    for fn in col.functions:
-        if not fn.iterative:
-            continue
-        escapes = any(s.returned and s.qualified and s.callee.is_loop for s in fn.calls)
-        if not escapes:
-            for loop in fn.receive_whiles:
-                model.pinned_whiles[loop] = fn
+    # How each loop site reaches new code.
+    loop_fns = model.loop_functions()
+    for site in model.loops:
+        if isinstance(site.node, (ast.While, ast.For, ast.AsyncFor)):
+            site.driver = _driver(site, resolver)
+        site.escapes = _escapes(site.function, resolver, loop_fns)
 
     # Spawns whose handle is thrown away.
-    spawner = _Spawns(resolver, frozenset(spawn_calls), module)
-    for record in col.calls:
-        if not record.statement:
+    spawner = _Spawns(col, resolver, spawn_calls, module)
+    runs_loop = _runs_loop(model, resolver)
+    for info in col.calls:
+        if info.in_lambda:
             continue
-        found = spawner.classify(record)
-        if found is not None and found[0].is_loop:
-            model.spawns[record.node] = Spawn(record.node, found[0], found[1], record.function)
+        found = None
+        if info.statement:
+            found = spawner.started(info.node, info.function)
+        if found is None and info.function is not None:
+            found = _local_handle(info, spawner)
+        if found is not None and runs_loop(found[0]):
+            model.spawns.append(Spawn(info.node, found[0], found[1], found[2], info.function))
     return model
 
 
-class _Spawns:
-    """Which statements start a process, and which function the process runs."""
+def _local_handle(info: CallInfo, spawner: _Spawns) -> tuple[Function, str, str] | None:
+    """``t = Thread(target=loop); t.start()`` with ``t`` never kept or joined."""
+    fn = info.function
+    assert fn is not None
+    for name, call in fn.handles.items():
+        if call is not info.node:
+            continue
+        found = spawner.constructed(call, fn)
+        if found is None:
+            started = spawner.started(call, fn)
+            if started is None or started[2] != "task":
+                return None
+            found = started
+        elif not any(isinstance(p, ast.Attribute) and p.attr == "start" for p in fn.name_uses.get(name, [])):
+            return None  # never started here
+        return found if _handle_dropped(fn, name) else None
+    return None
 
-    def __init__(self, resolver: _Resolver, extra: frozenset[str], module: str) -> None:
-        self.resolver = resolver
-        self.extra = extra
-        self.module = module
 
-    def classify(self, record: _CallRecord) -> tuple[Function, str] | None:
-        call = record.node
-        func = call.func
-        resolved = self.resolver.resolve(func)
-        text = dotted_name(func)
-        caller = record.function
-        if resolved == f"{RUNTIME}.spawn" or (self.extra and (resolved in self.extra or text in self.extra)):
-            target = self._target_arg(call, keyword="target")
-            return self._pick(target, caller, f"{text}(...)")
-        if not isinstance(func, cst.Attribute):
-            return None
-        attr = func.attr.value
-        if attr == "start" and isinstance(func.value, cst.Call):
-            ctor = func.value
-            ctor_name = dotted_name(ctor.func) or ""
-            last = ctor_name.rsplit(".", 1)[-1]
-            if last in ("Thread", "Process"):
-                target = _keyword(ctor, "target")
-                if target is None and len(_positional(ctor)) >= 2:
-                    target = _positional(ctor)[1]
-                return self._pick(target.value if target else None, caller, f"{ctor_name}(...).start()")
-            return None
-        if attr in ("create_task", "ensure_future"):
-            return self._pick(self._target_arg(call, keyword="coro"), caller, f"{text or attr}(...)")
-        if attr == "submit":
-            return self._pick(self._target_arg(call, keyword="fn"), caller, f"{text or attr}(...)")
-        if attr == "spawn":
-            # Runtime.spawn("module", "function", ...) naming this file's module.
-            args = _positional(call)
-            if len(args) >= 2 and all(isinstance(a.value, cst.SimpleString) for a in args[:2]):
-                mod, name = (a.value.evaluated_value for a in args[:2])  # type: ignore[union-attr]
-                if mod == self.module:
-                    funcs = self.resolver.col.module_funcs.get(str(name), [])
-                    if funcs:
-                        return funcs[-1], f"{text}(...)"
-        return None
+def _runs_loop(model: FileModel, resolver: _Resolver) -> Callable[[Function], bool]:
+    loop_fns = model.loop_functions()
 
-    @staticmethod
-    def _target_arg(call: cst.Call, keyword: str) -> cst.BaseExpression | None:
-        args = _positional(call)
-        if args:
-            return args[0].value
-        arg = _keyword(call, keyword)
-        return arg.value if arg is not None else None
+    def runs(fn: Function, depth: int = 0) -> bool:
+        if fn in loop_fns:
+            return True
+        if depth >= HELPER_DEPTH:
+            return False
+        for info in fn.calls:
+            if info.in_lambda:
+                continue
+            found = resolver.callee(info.node.func, fn)
+            if found is not None and found[0] is not fn and runs(found[0], depth + 1):
+                return True
+        return False
 
-    def _pick(
-        self, target: cst.BaseExpression | None, caller: Function | None, label: str
-    ) -> tuple[Function, str] | None:
-        if target is None:
-            return None
-        if isinstance(target, cst.Await):
-            target = target.expression
-        if isinstance(target, cst.Call):
-            target = target.func
-        funcs, _ = self.resolver.functions_for(target, caller)
-        loops = [f for f in funcs if f.is_loop]
-        if loops:
-            return loops[-1], label
-        return (funcs[-1], label) if funcs else None
+    return runs
+
+
+def _inside(node: ast.AST, outer: ast.AST) -> bool:
+    return outer is not node and any(sub is node for sub in ast.walk(outer))

@@ -12,8 +12,8 @@
 A file whose check raises, or whose worker process dies, comes back as a
 :class:`~swaplint.findings.RuleError` in its own result; the run goes on.
 
-Each worker screens a file first (:mod:`swaplint.prefilter`): most files hold no
-receive in a possible loop, and for those one ``ast.parse`` is all the work.
+Each worker runs the engine, which screens a file's text first: most files hold no
+wait or spawn at all, and for those one ``ast.parse`` is all the work.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from swaplint import prefilter
-from swaplint.engine import Settings, check_source, decode_source, module_name
+from swaplint.engine import Settings, check_source, module_name
 from swaplint.findings import FileResult, RuleError
 from swaplint.gitdiff import GitDiffError, changed_files, changed_filter
 
@@ -85,19 +84,8 @@ def default_jobs() -> int:
 
 
 def _check_data(data: bytes, task: Task, module: str) -> FileResult:
-    """The engine's result on one file's bytes, skipping libcst when the screen allows."""
-    settings = task.settings
-    try:
-        source = decode_source(data)
-    except (UnicodeDecodeError, SyntaxError, LookupError):
-        return check_source(data, task.display_path, settings, module=module)  # words the error
-    if settings.enabled - {"SWL999"}:
-        verdict = prefilter.screen(source, settings.receive_calls)
-        if verdict is prefilter.Screen.CLEAN:
-            # ast parsed it and no rule can fire: what the engine would return.
-            return FileResult(path=task.display_path, module=module)
-    # The engine screens again; `prefilter.screen` remembers this very string.
-    return check_source(source, task.display_path, settings, module=module)
+    """The engine's result on one file's bytes."""
+    return check_source(data, task.display_path, task.settings, module=module)
 
 
 def _check_task(task: Task, module: str | None) -> tuple[FileResult, str | None]:
@@ -135,8 +123,7 @@ def _check_chunk(items: list[_Item]) -> list[_Done]:
     return out
 
 
-def _init_worker(prefilter_enabled: bool) -> None:
-    prefilter.ENABLED = prefilter_enabled
+def _init_worker() -> None:
     # A worker must not die of ^C before the main process decides what to do.
     with contextlib.suppress(Exception):
         import signal
@@ -200,7 +187,6 @@ def _run_pool(
         max_workers=min(jobs, len(chunks)),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(prefilter.ENABLED,),
     )
     try:
         for chunk in chunks:
@@ -235,7 +221,6 @@ def _isolate(items: list[_Item], context: Any, on_done: Callable[[list[_Done]], 
                 max_workers=1,
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(prefilter.ENABLED,),
             ) as pool:
                 done = pool.submit(_check_chunk, [item]).result()
         except BrokenProcessPool:

@@ -10,13 +10,9 @@ and turns what happened into a :class:`~swaplint.verify.Verdict`.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import libcst as cst
-
-from swaplint.model import Function, build_model
 from swaplint.verify import (
     CONFIRMED,
     DEFAULT_ADVANCE,
@@ -38,125 +34,111 @@ class Facts:
     max_timeout: float | None = None
 
 
-def _literal(node: cst.BaseExpression) -> tuple[bool, Any]:
-    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)):
-        try:
-            return True, ast.literal_eval(cst.Module(body=[]).code_for_node(node))
-        except (ValueError, SyntaxError):
-            return False, None
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        ok, value = _literal(node.expression)
+def _literal(node: ast.expr) -> tuple[bool, Any]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes, int, float)):
+        return not isinstance(node.value, bool), node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        ok, value = _literal(node.operand)
         return (ok, -value) if ok and isinstance(value, (int, float)) else (False, None)
     return False, None
 
 
-class _Literals(cst.CSTVisitor):
-    """Literals a function compares against, and the patterns it matches."""
+def _literals(body: list[ast.stmt]) -> list[Any]:
+    """Literals a function compares against, and samples of the patterns it matches."""
+    found: list[Any] = []
 
-    def __init__(self) -> None:
-        self.found: list[Any] = []
+    def add(value: Any) -> None:
+        if value not in found:
+            found.append(value)
 
-    def _add(self, value: Any) -> None:
-        if value not in self.found:
-            self.found.append(value)
-
-    def visit_Comparison(self, node: cst.Comparison) -> None:
-        for expr in [node.left, *(t.comparator for t in node.comparisons)]:
-            ok, value = _literal(expr)
-            if ok:
-                self._add(value)
-        for target in node.comparisons:
-            if isinstance(target.operator, (cst.In, cst.NotIn)) and isinstance(
-                target.comparator, (cst.Tuple, cst.List, cst.Set)
-            ):
-                for element in target.comparator.elements:
-                    ok, value = _literal(element.value)
-                    if ok:
-                        self._add(value)
-
-    def visit_MatchCase(self, node: cst.MatchCase) -> None:
-        for value in _pattern_samples(node.pattern):
-            self._add(value)
+    for node in (n for stmt in body for n in ast.walk(stmt)):
+        if isinstance(node, ast.Compare):
+            for expr in [node.left, *node.comparators]:
+                ok, value = _literal(expr)
+                if ok:
+                    add(value)
+            for op, comparator in zip(node.ops, node.comparators):
+                if isinstance(op, (ast.In, ast.NotIn)) and isinstance(
+                    comparator, (ast.Tuple, ast.List, ast.Set)
+                ):
+                    for element in comparator.elts:
+                        ok, value = _literal(element)
+                        if ok:
+                            add(value)
+        elif isinstance(node, ast.match_case):
+            for value in _pattern_samples(node.pattern):
+                add(value)
+    return found
 
 
-def _pattern_samples(pattern: cst.MatchPattern) -> list[Any]:
+def _pattern_samples(pattern: ast.pattern) -> list[Any]:
     """A sample message for a `case` pattern: literals kept, captures filled with 1."""
-    if isinstance(pattern, cst.MatchValue):
+    if isinstance(pattern, ast.MatchValue):
         ok, value = _literal(pattern.value)
         return [value] if ok else []
-    if isinstance(pattern, cst.MatchOr):
-        return [v for element in pattern.patterns for v in _pattern_samples(element.pattern)]
-    if isinstance(pattern, cst.MatchSequence):
+    if isinstance(pattern, ast.MatchOr):
+        return [v for element in pattern.patterns for v in _pattern_samples(element)]
+    if isinstance(pattern, ast.MatchSequence):
         items: list[Any] = []
-        for element in pattern.patterns:
-            if isinstance(element, cst.MatchSequenceElement):
-                inner = element.value
-                if isinstance(inner, cst.MatchValue):
-                    ok, value = _literal(inner.value)
-                    if not ok:
-                        return []
-                    items.append(value)
-                elif isinstance(inner, cst.MatchAs):
-                    items.append(PROBE_MESSAGE)
-                else:
+        for inner in pattern.patterns:
+            if isinstance(inner, ast.MatchValue):
+                ok, value = _literal(inner.value)
+                if not ok:
                     return []
+                items.append(value)
+            elif isinstance(inner, ast.MatchAs):
+                items.append(PROBE_MESSAGE)
             else:
                 return []  # a star pattern: no single sample
         return [tuple(items)]
     return []
 
 
-def _timeout_value(call: cst.Call) -> float | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == "timeout":
-            ok, value = _literal(arg.value)
-            return float(value) if ok and isinstance(value, (int, float)) else None
-    positional = [a for a in call.args if a.keyword is None]
-    if positional:
-        ok, value = _literal(positional[0].value)
-        return float(value) if ok and isinstance(value, (int, float)) else None
-    return None
+def _timeouts(body: list[ast.stmt]) -> list[float]:
+    """The literal timeouts of the receives a function makes (``receive(timeout=5)``)."""
+    out: list[float] = []
+    for node in (n for stmt in body for n in ast.walk(stmt)):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if name != "receive":
+            continue
+        given = next((k.value for k in node.keywords if k.arg == "timeout"), None)
+        if given is None and node.args:
+            given = node.args[0]
+        ok, value = _literal(given) if given is not None else (False, None)
+        if ok and isinstance(value, (int, float)):
+            out.append(float(value))
+    return out
 
 
 def study(source: str, module: str, function: str) -> Facts:
     """What the source says about ``module:function`` (a module-level function)."""
-    tree = cst.parse_module(source)
-    model = build_model(tree, module=module)
-    target = next((f for f in model.functions if f.qualname == function), None)
+    tree = ast.parse(source)
+    functions = {
+        node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    target = functions.get(function)
     facts = Facts()
     if target is None:
         return facts
     facts.found = True
-    params = target.node.params
-    positional = [*params.posonly_params, *params.params]
-    facts.params = [p.name.value for p in positional]
-    facts.required = sum(1 for p in positional if p.default is None) + sum(
-        1 for p in params.kwonly_params if p.default is None
-    )
-    related: list[Function] = [target]
-    if target.cycle is not None:
-        related += [f for f in target.cycle.members if f is not target]
-    related += [site.callee for f in list(related) for site in f.calls if site.callee not in related]
-    literals = _Literals()
-    for fn in _unique(related):
-        fn.node.body.visit(literals)
-    facts.literals = literals.found
-    timeouts = [
-        t
-        for fn in _unique(related)
-        for receive in fn.receives
-        if (t := _timeout_value(receive.call)) is not None
-    ]
+    args = target.args
+    positional = [*args.posonlyargs, *args.args]
+    facts.params = [a.arg for a in positional]
+    facts.required = len(positional) - len(args.defaults) + sum(1 for d in args.kw_defaults if d is None)
+    # The function and the module-level functions it calls by name (its cycle, its handlers).
+    related = [target]
+    for node in ast.walk(target):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions:
+            callee = functions[node.func.id]
+            if callee not in related:
+                related.append(callee)
+    for fn in related:
+        facts.literals.extend(v for v in _literals(fn.body) if v not in facts.literals)
+    timeouts = [t for fn in related for t in _timeouts(fn.body)]
     facts.max_timeout = max(timeouts) if timeouts else None
     return facts
-
-
-def _unique(functions: Iterable[Function]) -> list[Function]:
-    seen: list[Function] = []
-    for fn in functions:
-        if fn not in seen:
-            seen.append(fn)
-    return seen
 
 
 class _Retry(Exception):

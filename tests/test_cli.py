@@ -13,7 +13,7 @@ import pytest
 
 import swaplint
 from swaplint import engine
-from swaplint.rules import RULES, VISITOR_RULES
+from swaplint.rules import RULES, MODEL_RULES
 from swaplint.rules.tail_in_try import TailInTry
 from tests.conftest import CLEAN, FLAGGED, SWAPLINT, subprocess_env
 
@@ -158,14 +158,14 @@ def test_missing_path_is_reported_and_other_paths_checked(project, write, run):
 
 
 class _CrashingTailInTry(TailInTry):
-    def visit_FunctionDef(self, node):
+    def check(self, model):
         raise RuntimeError("boom")
 
 
 @pytest.fixture
 def crashing_rule(monkeypatch):
-    rules = tuple(_CrashingTailInTry if r is TailInTry else r for r in VISITOR_RULES)
-    monkeypatch.setattr(engine, "VISITOR_RULES", rules)
+    rules = tuple(_CrashingTailInTry if r is TailInTry else r for r in MODEL_RULES)
+    monkeypatch.setattr(engine, "MODEL_RULES", rules)
 
 
 def test_rule_crash_is_reported_and_run_goes_on(project, write, run, crashing_rule):

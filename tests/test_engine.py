@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from swaplint.engine import Settings, check_file, check_source, module_name, suppressed_codes
-from swaplint.rules import RULES, VISITOR_RULES, get_rule
+from swaplint.rules import RULES, MODEL_RULES, get_rule
 from swaplint.rules.missing_after import MissingAfter
 
 SNIPPETS = [
     (rule, kind, source)
-    for rule in VISITOR_RULES
+    for rule in MODEL_RULES
     for kind, sources in (("valid", rule.VALID), ("invalid", rule.INVALID))
     for source in sources
 ]
@@ -34,7 +34,7 @@ def test_rule_snippets(rule, kind, source):
         assert rule.code in codes
 
 
-@pytest.mark.parametrize("rule", VISITOR_RULES, ids=[r.code for r in VISITOR_RULES])
+@pytest.mark.parametrize("rule", MODEL_RULES, ids=[r.code for r in MODEL_RULES])
 def test_every_rule_has_snippets_of_both_kinds(rule):
     assert rule.VALID and rule.INVALID
 

@@ -1,5 +1,5 @@
 """Findings are identical in every mode: serial, parallel, cold and warm cache,
-with the screen and without it (fixtures, examples, and a slice of the stdlib)."""
+with the text screen and without it (fixtures, examples, and a slice of the stdlib)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ import os
 import sysconfig
 from pathlib import Path
 
-import pytest
-
 import swaplint.runner as runner
-from swaplint import prefilter
 from swaplint.cache import Cache
 from swaplint.engine import Settings
 from swaplint.runner import Task, check_files
@@ -64,20 +61,15 @@ def test_every_mode_gives_the_same_findings(tmp_path: Path, monkeypatch) -> None
     warm_serial = Cache(cache_dir)
     assert _flat(check_files(tasks, jobs=1, cache=warm_serial)) == serial
 
-    monkeypatch.setattr(prefilter, "ENABLED", False)
-    assert _flat(check_files(tasks, jobs=2)) == serial  # workers inherit the switch
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_screen_off_through_the_environment(jobs: int, tmp_path: Path, monkeypatch) -> None:
-    path = tmp_path / "w.py"
-    path.write_text("def w(q):\n    while True:\n        q.get()\n")
-    tasks = [Task(str(path), "w.py", Settings())] * 3
-    monkeypatch.setattr(runner, "MIN_PARALLEL_FILES", 1)
-    expected = _flat(check_files(tasks, jobs=jobs))
-    saved = prefilter.ENABLED
-    try:
-        prefilter.set_enabled(False)
-        assert _flat(check_files(tasks, jobs=jobs)) == expected
-    finally:
-        prefilter.set_enabled(saved)
+def test_the_text_screen_drops_no_finding(monkeypatch) -> None:
+    """Files the shape screen skips give no finding when the model is built anyway."""
+    import re
+
+    import swaplint.engine as engine
+
+    tasks = _corpus()
+    screened = _flat(check_files(tasks, jobs=1))
+    monkeypatch.setattr(engine, "_needles", lambda extra: re.compile(""))
+    assert _flat(check_files(tasks, jobs=1)) == screened

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from swaplint.rules._base import Report, Rule, RuleContext
+from swaplint.rules._base import Report, Rule
 from swaplint.rules.missing_after import MissingAfter
 from swaplint.rules.non_tail_reentry import NonTailReentry
 from swaplint.rules.pinned_loop import PinnedLoop
@@ -21,8 +21,8 @@ RULES: tuple[type[Rule], ...] = (
     PinnedLoop,
     SyntaxErrorRule,
 )
-#: The rules that run as visitors over a parsed file.
-VISITOR_RULES: tuple[type[Rule], ...] = tuple(r for r in RULES if r is not SyntaxErrorRule)
+#: The rules that check a file's model.
+MODEL_RULES: tuple[type[Rule], ...] = tuple(r for r in RULES if r is not SyntaxErrorRule)
 RULES_BY_CODE: dict[str, type[Rule]] = {r.code: r for r in RULES}
 ALL_CODES: frozenset[str] = frozenset(RULES_BY_CODE)
 
@@ -34,12 +34,11 @@ def get_rule(code: str) -> type[Rule]:
 
 __all__ = [
     "ALL_CODES",
+    "MODEL_RULES",
     "RULES",
     "RULES_BY_CODE",
-    "VISITOR_RULES",
     "Report",
     "Rule",
-    "RuleContext",
     "SyntaxErrorRule",
     "get_rule",
 ]

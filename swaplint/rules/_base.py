@@ -1,74 +1,52 @@
-"""What every rule is: a libcst visitor with a code, a name, a severity and its own docs.
+"""What every rule is: a code, a name, a severity, its docs, and one decision.
 
-A rule never computes the loop model itself: the engine builds one
-:class:`~swaplint.model.FileModel` per file and every rule reads from it while it
-visits the same tree. Each rule module's docstring is the rule's documentation
-(what it does, why it is bad, example, use instead); ``swaplint rule CODE`` shows it.
-Rules also carry ``VALID`` and ``INVALID`` snippets, which the test suite runs.
+A rule reads the facts of one file's :class:`~swaplint.model.FileModel` and yields
+:class:`Report` s; it never walks the tree itself. The whole decision of a rule,
+under each reload model, is in its own module, whose docstring is the rule's
+documentation (what it does, why it is bad, an example and what to use instead
+for each reload model); ``swaplint rule CODE`` shows it and a test runs its
+examples. Rules also carry ``VALID`` and ``INVALID`` snippets, which the tests run.
 """
 
 from __future__ import annotations
 
-import functools
+import ast
 import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
-import libcst as cst
-
-from swaplint.findings import Severity
-
-if TYPE_CHECKING:
-    from swaplint.model import FileModel, Function
+from swaplint.findings import Fix, ReloadModel, Severity
+from swaplint.model import FileModel, Function
 
 
 @dataclass
 class Report:
-    """A finding before positions are resolved: the rule, the node, the message."""
+    """A finding before positions are resolved: the node, the message, the help."""
 
-    rule: type[Rule]
-    node: cst.CSTNode
-    message: str
+    node: ast.AST
+    message: str  # one terminal line: what is wrong here
+    help: str  # why it matters, and what to do
+    function: Function | None = None
     length: int | None = None  # report only the first ``length`` characters of the node
-    function: str | None = None  # qualified name of the loop function concerned
+    at_name: bool = False  # for a ``def``: report its name, not the whole statement
+    related: list[tuple[ast.AST, str]] = field(default_factory=list)
+    fix: Fix | None = None
 
 
-@dataclass
-class RuleContext:
-    model: FileModel
-    path: str
-    reports: list[Report] = field(default_factory=list)
-    crashed: dict[str, BaseException] = field(default_factory=dict)
-
-
-class Rule(cst.BatchableCSTVisitor):
+class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
     severity: ClassVar[Severity]
-    #: Snippets (whole modules) on which the rule must stay silent / must fire.
+    #: Snippets (whole modules) on which the rule must stay silent / must fire. A
+    #: snippet that imports ``swaplint.runtime`` is checked under the runtime model.
     VALID: ClassVar[tuple[str, ...]] = ()
     INVALID: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, context: RuleContext) -> None:
-        super().__init__()
-        self.context = context
-
-    @property
-    def model(self) -> FileModel:
-        return self.context.model
-
-    def report(
-        self,
-        node: cst.CSTNode,
-        message: str,
-        *,
-        function: Function | None = None,
-        length: int | None = None,
-    ) -> None:
-        qualname = function.qualname if function is not None else None
-        self.context.reports.append(Report(type(self), node, message, length, qualname))
+    def check(self, model: FileModel) -> Iterator[Report]:
+        """Every report of this rule on one file."""
+        raise NotImplementedError
 
     # -- documentation -------------------------------------------------------------
     @classmethod
@@ -82,20 +60,6 @@ class Rule(cst.BatchableCSTVisitor):
         """The first line of the docs: one sentence saying what the rule flags."""
         return cls.doc().splitlines()[0].strip() if cls.doc() else cls.name
 
-    # -- crash isolation -----------------------------------------------------------
-    def get_visitors(self) -> dict[str, Callable[..., Any]]:
-        """The batched visitor's callbacks, each guarded so a crash disables only this rule."""
-        return {name: self._guard(fn) for name, fn in super().get_visitors().items()}
 
-    def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            if self.code in self.context.crashed:
-                return None
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:
-                self.context.crashed[self.code] = exc
-                return None
-
-        return guarded
+def importlib_model(model: FileModel) -> bool:
+    return model.reload_model is ReloadModel.IMPORTLIB

@@ -1,22 +1,38 @@
-"""A loop blocks in a receive with no timeout: an idle process never upgrades.
+"""A loop waits with no timeout: while idle it never reaches its stop or upgrade path.
 
 ## What it does
-Flags a receive with no timeout inside a process loop (a recursive loop, or a
-function whose `while` loop receives). Receives are `receive()` of
-`swaplint.runtime`, queue-like `X.get()` / `X.get(True)`, `X.recv()`,
-`X.recv_bytes()`, `X.accept()`, `select.select(r, w, x)`, `X.select()`, and the
-names listed in the `receive-calls` setting. A timeout is a `timeout=` that is not
-`None`, the positional timeout slot (`q.get(True, 5)`, `select.select(r, w, x, 5)`),
-a non-blocking form (`get_nowait()`, `get(False)`), an enclosing
-`asyncio.wait_for(..., timeout)` or `async with asyncio.timeout(t):`.
+Flags a wait with no timeout in a loop that runs for good: a loop site's wait
+(directly, or in a helper of the file the loop calls) or a recursive loop's
+wait. Waits are `receive()` of `swaplint.runtime`, queue-like `X.get()`,
+socket reads and `accept()`, stream reads on reader-like names, `select`,
+`Event.wait()`, iteration over a message source (`for msg in consumer`), broker
+waits (`drain_events()`, `blpop()`, ...) and the `receive-calls` setting. A
+timeout is a `timeout=` (or positional slot) that is not `None`, a non-blocking
+form, `sock.settimeout(t)`/`setblocking(False)` in the file, a `select`
+readiness check before the read in the same loop, or an enclosing
+`asyncio.wait_for(..., t)` / `async with asyncio.timeout(t)`.
+
+When the loop is also pinned to old code, SWL006 reports it and names the wait;
+SWL003 then stays silent, so one loop gives one finding.
 
 ## Why is this bad?
-A process that waits forever for a message never reaches its upgrade path while
-it is idle. It stays suspended inside the old version's code: Erlang's
+**Under `importlib.reload` (plain Python).** A thread blocked in `q.get()` sees
+no stop flag and no reload request until a message arrives: it cannot be joined,
+stopped or restarted onto new code while idle, and a process restart has to kill
+it.
+
+**Under `swaplint.runtime` (Erlang semantics).** A process that waits forever
+never reaches its upgrade path while idle: it stays in the old version's code,
 `soft_purge` refuses, and the next hard purge (the third load) kills it. This is
 Erlang's `receive` without `after`.
 
 ## Example
+```python
+def worker(jobs, stop):
+    while not stop.is_set():
+        step(jobs.get())
+```
+
 ```python
 import counter
 from swaplint.runtime import receive
@@ -25,28 +41,44 @@ def server_loop(state):
     msg = receive()
     if msg == "switch_code":
         return counter.server_loop(state)
-    return server_loop(state + msg)
+    return counter.server_loop(state + msg)
 ```
 
 ## Use instead
-Wake up now and then and re-enter through the module:
+Wake up now and then, and check the stop flag or re-enter through the module:
 ```python
+import queue
+
+def worker(jobs, stop):
+    while not stop.is_set():
+        try:
+            step(jobs.get(timeout=1.0))
+        except queue.Empty:
+            pass
+```
+
+```python
+import counter
 from swaplint.runtime import TIMEOUT, receive
 
 def server_loop(state):
     msg = receive(timeout=10)
     if msg == "switch_code" or msg is TIMEOUT:
         return counter.server_loop(state)
-    return server_loop(state + msg)
+    return counter.server_loop(state + msg)
 ```
 """
 
 from __future__ import annotations
 
-import libcst as cst
+from collections.abc import Iterator
 
-from swaplint.findings import Severity
-from swaplint.rules._base import Rule
+from swaplint.findings import Fix, Severity
+from swaplint.model import FileModel, Wait, WaitPath
+from swaplint.rules import _advice
+from swaplint.rules._base import Report, Rule, importlib_model
+from swaplint.rules.pinned_loop import pinned
+from swaplint.shapes import WaitKind
 
 
 class MissingAfter(Rule):
@@ -55,29 +87,64 @@ class MissingAfter(Rule):
     severity = Severity.WARNING
 
     VALID = (
-        "def worker(q):\n    while True:\n        item = q.get(timeout=5)\n",
-        "def worker(q):\n    while True:\n        item = q.get_nowait()\n",
-        # Not in a loop function.
+        "def worker(q, stop):\n    while not stop.is_set():\n        step(q.get(timeout=5))\n",
+        "def drain(q):\n    while True:\n        try:\n            item = q.get_nowait()\n"
+        "        except Empty:\n            break\n",
+        # Not in a loop.
         "def once(q):\n    return q.get()\n",
         "def lookup(d):\n    while True:\n        v = d.get('key')\n",
+        "import select\ndef serve(sock, stop):\n    while not stop.is_set():\n"
+        "        ready, _, _ = select.select([sock], [], [], 1.0)\n        if ready:\n"
+        "            handle(sock.recv(4096))\n",
     )
     INVALID = (
-        "def worker(q):\n    while True:\n        item = q.get()\n",
-        "import select\ndef serve(r):\n    while True:\n        select.select(r, [], [])\n",
-        "async def worker(q):\n    while True:\n        item = await q.get()\n",
+        "def worker(q, stop):\n    while not stop.is_set():\n        step(q.get())\n",
+        "import select\ndef serve(r):\n    while True:\n        handle(select.select(r, [], []))\n",
+        "async def worker(q):\n    while True:\n        step(await q.get())\n",
+        "from swaplint.runtime import receive\nimport m\n"
+        "def loop(s):\n    msg = receive()\n    return m.loop(s + msg)\n",
     )
 
-    def visit_Call(self, node: cst.Call) -> None:
-        receive = self.model.receives.get(node)
-        if receive is None or receive.has_timeout:
-            return
-        fn = receive.function
-        if fn is None or not fn.is_loop:
-            return
-        self.report(
-            node,
-            f"`{receive.label}` in loop `{fn.name}` waits with no timeout: an idle process "
-            "never reaches its upgrade path and is killed when a third version loads; "
-            "give it a timeout and re-enter through the module when it expires",
-            function=fn,
-        )
+    def check(self, model: FileModel) -> Iterator[Report]:
+        seen: set[int] = set()
+        paths: list[tuple[WaitPath, str]] = []
+        for site in model.loops:
+            if pinned(model, site):
+                continue  # SWL006 reports the loop and names its wait
+            paths.extend((p, site.function.name) for p in site.blocking)
+        for cycle in model.cycles:
+            paths.extend((p, cycle.head.name) for p in cycle.waits if _forever(p.wait))
+        for path, loop in paths:
+            wait = path.wait
+            if id(wait.node) in seen:
+                continue
+            seen.add(id(wait.node))
+            where = (
+                ""
+                if wait.function is not None and wait.function.name == loop
+                else f" (in the loop of `{loop}`)"
+            )
+            snippet = _advice.with_timeout(wait, wait.function)
+            if importlib_model(model):
+                yield Report(
+                    wait.node,
+                    f"`{wait.label}` waits with no timeout{where}: while idle the loop never sees a stop request",
+                    "A thread or task blocked here cannot be stopped, joined or restarted onto reloaded "
+                    "code until a message arrives. Give the wait a timeout and check a stop flag when "
+                    "it expires.",
+                    function=wait.function,
+                    fix=Fix("wait with a timeout", snippet) if snippet else None,
+                )
+            else:
+                yield Report(
+                    wait.node,
+                    f"`{wait.label}` waits with no timeout{where}: an idle process never upgrades",
+                    "While idle, the process stays in the old version's code and is killed when a third "
+                    "version loads. Give it a timeout and re-enter through the module when it expires.",
+                    function=wait.function,
+                    fix=Fix("receive with a timeout", snippet) if snippet else None,
+                )
+
+
+def _forever(wait: Wait) -> bool:
+    return wait.forever and wait.kind in (WaitKind.RECEIVE, WaitKind.LIBRARY)

@@ -1,18 +1,33 @@
-"""A loop re-enters itself, but not as the whole value of a `return`.
+"""A loop re-enters itself by recursion: the stack grows by one frame per message.
 
 ## What it does
-Flags a re-entry call of a recursive process loop that is not in tail position
-and is not already reported by SWL001 (tail-in-try): `loop(s)` as a statement,
-`x = loop(s)`, `return 1 + loop(s)`, `return [loop(s)]`.
+Flags a recursive loop (a call cycle of the file in which some function waits).
+Under `importlib` it is reported once per loop, at its first re-entry, unless
+SWL001 already reports it (a re-entry inside `try`/`with`). Under the runtime it
+flags each re-entry that is not in tail position and not inside such a block:
+`loop(s)` as a statement, `x = loop(s)`, `return 1 + loop(s)`.
 
 ## Why is this bad?
-Only a call that is the whole value of a `return` replaces the caller's frame.
-Any other call keeps the caller waiting on the stack for a result, so each message
-adds a frame pinned to the version that made the call. The process keeps old code
-alive after an upgrade and is killed when that version is purged, and in plain
-Python it dies of `RecursionError` after about a thousand messages.
+**Under `importlib.reload` (plain Python).** CPython has no tail calls: even
+`return loop(q)` keeps the caller's frame. Every message adds a frame, and the
+loop dies with `RecursionError` after about `sys.getrecursionlimit()` (1,000)
+messages. A bare-name re-entry does reach the newest version of the function
+after a reload, but every frame below it still holds the code it started with.
+
+**Under `swaplint.runtime` (Erlang semantics).** Only a call that is the whole
+value of a `return` replaces the caller's frame. Any other call keeps the caller
+waiting on the stack for a result, pinned to the version that made the call: the
+process keeps old code alive after an upgrade and is killed when that version is
+purged.
 
 ## Example
+```python
+def consume(inbox):
+    msg = inbox.get(timeout=1.0)
+    handle(msg)
+    return consume(inbox)
+```
+
 ```python
 import counter
 from swaplint.runtime import receive
@@ -23,7 +38,23 @@ def server_loop(state):
 ```
 
 ## Use instead
+Under `importlib`, loop with `while` and call a handler by name per message:
 ```python
+import queue
+
+def consume(inbox, stop):
+    while not stop.is_set():
+        try:
+            handle(inbox.get(timeout=1.0))
+        except queue.Empty:
+            pass
+```
+
+Under the runtime, make the re-entry the whole value of a `return`:
+```python
+import counter
+from swaplint.runtime import receive
+
 def server_loop(state):
     msg = receive(timeout=10)
     return counter.server_loop(state + msg)
@@ -32,10 +63,13 @@ def server_loop(state):
 
 from __future__ import annotations
 
-import libcst as cst
+import sys
+from collections.abc import Iterator
 
-from swaplint.findings import Severity
-from swaplint.rules._base import Rule
+from swaplint.findings import Fix, Severity
+from swaplint.model import FileModel
+from swaplint.rules import _advice
+from swaplint.rules._base import Report, Rule, importlib_model
 
 
 class NonTailReentry(Rule):
@@ -44,26 +78,45 @@ class NonTailReentry(Rule):
     severity = Severity.ERROR
 
     VALID = (
+        "def loop(q):\n    while True:\n        handle(q.get(timeout=1))\n",
+        "def walk(node):\n    walk(node.left)\n    walk(node.right)\n",
         "import m\nfrom swaplint.runtime import receive\n"
         "def loop(s):\n    msg = receive(timeout=1)\n    return m.loop(s + msg)\n",
-        # Not a loop: no receive in the cycle.
-        "def fact(n):\n    return 1 if n < 2 else n * fact(n - 1)\n",
     )
     INVALID = (
+        "def loop(q):\n    msg = q.get(timeout=1)\n    return loop(q)\n",
+        "class C:\n    def loop(self):\n        msg = self.q.get(timeout=1)\n        self.loop()\n",
         "import m\nfrom swaplint.runtime import receive\n"
         "def loop(s):\n    msg = receive(timeout=1)\n    m.loop(s + msg)\n",
-        "import m\nfrom swaplint.runtime import receive\n"
-        "def loop(s):\n    msg = receive(timeout=1)\n    return 1 + m.loop(s + msg)\n",
     )
 
-    def visit_Call(self, node: cst.Call) -> None:
-        site = self.model.reentries.get(node)
-        if site is None or site.not_tail_because is not None or site.returned:
-            return
-        self.report(
-            node,
-            f"`{site.callee.name}` is re-entered outside tail position in `{site.caller.name}`: "
-            "the caller's frame stays on the stack, pinning the old version, one frame per "
-            "message; make the call the whole value of a `return`",
-            function=site.caller,
-        )
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for cycle in model.cycles:
+            if importlib_model(model):
+                if any(r.not_tail is not None for r in cycle.reentries) or not cycle.reentries:
+                    continue  # SWL001 reports it
+                first = cycle.reentries[0]
+                yield Report(
+                    first.call,
+                    f"`{first.callee.name}` re-enters itself once per message: the stack grows until "
+                    "RecursionError",
+                    "CPython has no tail calls, even for `return f(...)`: every message adds a frame, "
+                    f"and the loop dies with RecursionError after about {sys.getrecursionlimit()} "
+                    "messages, each frame holding the code it started with. Loop with `while` and "
+                    "call a handler by name per message.",
+                    function=first.callee,
+                    fix=Fix("loop with `while`", _advice.step_loop_for(first.callee)),
+                )
+                continue
+            for reentry in cycle.reentries:
+                if reentry.returned or reentry.not_tail is not None:
+                    continue
+                yield Report(
+                    reentry.call,
+                    f"`{reentry.callee.name}(...)` re-enters but is not the whole value of a `return`",
+                    "Only `return f(...)` replaces the caller's frame: this one stays on the stack, "
+                    "pinned to its version, one more per message, and is killed when that version "
+                    "is purged.",
+                    function=reentry.callee,
+                    fix=Fix("return the re-entry", _advice.reenter(model, reentry.callee)),
+                )

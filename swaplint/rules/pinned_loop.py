@@ -1,46 +1,87 @@
-"""A `while` loop that receives messages never leaves the frame running old code.
+"""A loop that runs for good keeps running the code it started with.
 
 ## What it does
-Flags the `while` of an iterative process loop (a `while` whose test or body
-waits for a message) when the function never returns a module-qualified call to a
-loop function of its file. Nested loops are reported once, at the outermost `while`
-that waits. A loop that only polls (`get_nowait()`, `get(False)`, a zero timeout)
-drains a queue and ends; it is not a process loop and is not flagged.
+Flags a loop site: a `while True`/flag loop, or iteration over a message source
+(`for msg in consumer`, `async for msg in websocket`), that waits (for a
+message, a connection, data, a timer or an event), directly or in a helper of
+the file that the loop calls, plus library loops such as `serve_forever()` or
+`start_consuming()` called on their own. Not flagged: drain loops (poll until
+empty, then stop), bounded I/O helpers (read `n` bytes and return them), retry
+loops that end when an attempt succeeds, loops that read back what the same
+function queued, and `while len(buf) < n`-style bounded tests.
+
+**Under `importlib`** a loop is not flagged when it is a *driver*: its body only
+calls code by bare name or through a module (never through `self`/`cls` or a
+function object bound in the function), so each iteration reaches reloaded code.
+
+**Under the runtime** a loop is not flagged when its function returns a
+module-qualified call to a loop function (`return workers.worker(q)`).
+
+When the loop's wait has no timeout, the finding says so (SWL003 then stays
+silent for that wait).
 
 ## Why is this bad?
-Reloading a module changes what its names refer to, never the code of a frame
-that is already running. A `while True:` worker entered once runs the version it
-was entered with for as long as it lives: no hot-reload tool (importlib.reload,
-autoreload, jurigged) can upgrade it, and under a purging loader it is killed.
+**Under `importlib.reload` (plain Python).** CPython never changes the code of a
+running frame. After a reload, this loop body, and every `self.` method it calls
+(an old instance keeps its old class), stays version 1 forever, while the bare
+names it calls are version 2: mixed versions, with module state re-initialised
+under it.
+
+**Under `swaplint.runtime` (Erlang semantics).** The frame runs the version it
+was entered with until that version is purged, and then the process is killed.
 
 ## Example
 ```python
 def worker(jobs):
     while True:
-        job = jobs.get(timeout=1)
-        handle(job)
+        job = jobs.get(timeout=1.0)
+        if job is not None:
+            job.run()
 ```
 
-## Use instead
-Leave the frame on the upgrade path by returning a qualified call:
 ```python
-import workers
+from swaplint.runtime import receive
 
 def worker(jobs):
     while True:
-        job = jobs.get(timeout=1)
+        job = receive(timeout=1)
+```
+
+## Use instead
+Under `importlib`, let the loop only call a module-level function by name, so
+each iteration reaches reloaded code:
+```python
+def worker(jobs, stop):
+    while not stop.is_set():
+        worker_step(jobs)
+```
+
+Under the runtime, leave the frame on the upgrade path with a qualified call:
+```python
+import workers
+from swaplint.runtime import receive
+
+def worker(jobs):
+    while True:
+        job = receive(timeout=1)
         if job == "switch_code":
             return workers.worker(jobs)
-        handle(job)
 ```
 """
 
 from __future__ import annotations
 
-import libcst as cst
+from collections.abc import Iterator
 
-from swaplint.findings import Severity
-from swaplint.rules._base import Rule
+from swaplint.findings import Fix, Severity
+from swaplint.model import FileModel, LoopSite
+from swaplint.rules import _advice
+from swaplint.rules._base import Report, Rule, importlib_model
+
+
+def pinned(model: FileModel, site: LoopSite) -> bool:
+    """Whether the loop site stays on old code under the file's reload model."""
+    return not site.driver if importlib_model(model) else not site.escapes
 
 
 class PinnedLoop(Rule):
@@ -49,29 +90,57 @@ class PinnedLoop(Rule):
     severity = Severity.ERROR
 
     VALID = (
-        "import m\ndef worker(q):\n    while True:\n        job = q.get(timeout=1)\n"
-        "        if job == 'switch_code':\n            return m.worker(q)\n",
+        "import m\nfrom swaplint.runtime import receive\ndef worker(q):\n    while True:\n"
+        "        job = receive(timeout=1)\n        if job == 'switch_code':\n            return m.worker(q)\n",
         "def count(items):\n    while items:\n        items.pop()\n",
+        "def worker(q, stop):\n    while not stop.is_set():\n        step(q)\n",
+        "def read_exactly(sock, n):\n    buf = b''\n    while len(buf) < n:\n        buf += sock.recv(n)\n"
+        "    return buf\n",
     )
     INVALID = (
-        "def worker(q):\n    while True:\n        job = q.get(timeout=1)\n",
-        "import socket\ndef serve(s):\n    while True:\n        conn, addr = s.accept()\n",
+        "def worker(q):\n    while True:\n        job = q.get(timeout=1)\n        job.run()\n",
+        "import socket\ndef serve(s):\n    while True:\n        conn, addr = s.accept()\n        conn.close()\n",
+        "class Reader:\n    def run(self):\n        while self.running:\n            self._read_one()\n"
+        "    def _read_one(self):\n        return self.sock.recv(4096)\n",
     )
 
-    def visit_While(self, node: cst.While) -> None:
-        fn = self.model.pinned_whiles.get(node)
-        if fn is None:
-            return
-        hint = fn.qualified_hint(self.model.module)
-        advice = (
-            f"on the upgrade path `return {hint}`"
-            if hint is not None
-            else "move it to module level and return a qualified call on the upgrade path"
-        )
-        self.report(
-            node,
-            f"`{fn.name}` loops in a `while` that never returns into new code: the frame "
-            f"runs the version it was entered with forever; {advice}",
-            function=fn,
-            length=len("while"),
-        )
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for site in model.loops:
+            if not pinned(model, site):
+                continue
+            fn = site.function
+            blocking = site.blocking
+            waits = f"; it waits in {blocking[0].describe()} with no timeout" if blocking else ""
+            keyword = site.keyword if site.node in fn.loops else "library loop"
+            length = len(keyword) if site.node in fn.loops else None
+            if importlib_model(model):
+                stale = " and the `self.` methods it calls" if fn.is_method else ""
+                verb = "stay" if fn.is_method else "stays"
+                idle = ", and while idle it never sees a stop request" if blocking else ""
+                yield Report(
+                    site.node,
+                    f"this {keyword} in `{fn.name}` keeps running its first version after a reload{waits}",
+                    f"CPython never swaps the code of a running frame: this body{stale} {verb} version 1 "
+                    f"while the bare names it calls are version 2{idle}. Let the loop call a "
+                    "module-level function by name each iteration, with a timeout on its wait.",
+                    function=fn,
+                    length=length,
+                    related=[(p.wait.node, f"waits here: `{p.wait.label}`") for p in site.waits[:1]],
+                    fix=Fix("call a module-level step each iteration", _advice.step_loop(site)),
+                )
+            else:
+                hint = model.qualified_hint(fn)
+                yield Report(
+                    site.node,
+                    f"`{fn.name}` loops in a `{keyword}` that never returns into new code{waits}",
+                    "The frame runs the version it was entered with until that version is purged, "
+                    "and then the process is killed. "
+                    + (
+                        f"On the upgrade path, `return {hint}`."
+                        if hint
+                        else "Move it to module level and return a qualified call on the upgrade path."
+                    ),
+                    function=fn,
+                    length=length,
+                    fix=Fix("re-enter through the module", _advice.reenter(model, fn)) if hint else None,
+                )

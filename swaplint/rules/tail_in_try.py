@@ -1,24 +1,40 @@
 """A loop re-enters itself from inside a `try`, `finally` or `with`: not a tail call.
 
 ## What it does
-Flags a re-entry call of a recursive process loop (a call to a function of its own
-call cycle, local or module-qualified) made inside a `try` suite, any part of a
-`try` statement that has a `finally`, a `finally` suite, or a `with`/`async with`
-body.
+Flags a re-entry call of a recursive loop (a call cycle of the file in which some
+function waits) made inside a `try` suite, any part of a `try` statement that has
+a `finally`, a `finally` suite, a `with`/`async with` body or an `async for` body.
+Under `importlib` it is reported once per loop, at its first such re-entry.
 
 ## Why is this bad?
-A call there is not a tail call: the caller's frame and its exception handler (or
-the cleanup that must run after the call returns) stay on the stack. Every message
-adds one more frame, and each frame is pinned to the version of the code that
-created it. In Erlang, the process survives the first upgrade and is **killed** at
-the next purge, even after it handled `switch_code` and runs the new version: an
-old `try` frame is still on its stack. In Python the stack also grows until
-`RecursionError`.
+**Under `importlib.reload` (plain Python).** CPython has no tail calls at all:
+every message adds a frame, and the loop dies with `RecursionError` after about
+`sys.getrecursionlimit()` (1,000) messages. Inside a `try` or `with`, each of
+those frames also keeps this version's handler or cleanup alive: after a reload,
+an error in new code is still caught by old code. (SWL005 reports recursive
+loops whose re-entries sit outside such blocks.)
 
-`except` and `else` suites of a `try` *without* `finally` are tail positions, as
-Erlang's `catch` clauses are when the try has no `after`.
+**Under `swaplint.runtime` (Erlang semantics).** A call there is not a tail call:
+the caller's frame and its handler (or the cleanup that must run after the call
+returns) stay on the stack, one per message, each pinned to the version that
+created it. The process survives the first upgrade and is **killed** at the next
+purge, even after it handled `switch_code` and runs the new version. `except` and
+`else` suites of a `try` *without* `finally` are tail positions, as Erlang's
+`catch` clauses are when the try has no `after`.
 
 ## Example
+```python
+import queue
+
+def consume(inbox):
+    msg = inbox.get(timeout=1.0)
+    try:
+        handle(msg)
+        return consume(inbox)
+    except queue.Empty:
+        return None
+```
+
 ```python
 import counter
 from swaplint.runtime import receive
@@ -32,8 +48,23 @@ def server_loop(state):
 ```
 
 ## Use instead
-Do the risky work inside the `try`, and re-enter after it:
+Under `importlib`, loop with `while` and keep the `try` around one message:
 ```python
+import queue
+
+def consume(inbox, stop):
+    while not stop.is_set():
+        try:
+            handle(inbox.get(timeout=1.0))
+        except queue.Empty:
+            pass
+```
+
+Under the runtime, do the risky work inside the `try`, and re-enter after it:
+```python
+import counter
+from swaplint.runtime import receive
+
 def server_loop(state):
     msg = receive(timeout=10)
     try:
@@ -46,10 +77,13 @@ def server_loop(state):
 
 from __future__ import annotations
 
-import libcst as cst
+import sys
+from collections.abc import Iterator
 
-from swaplint.findings import Severity
-from swaplint.rules._base import Rule
+from swaplint.findings import Fix, Severity
+from swaplint.model import FileModel
+from swaplint.rules import _advice
+from swaplint.rules._base import Report, Rule, importlib_model
 
 
 class TailInTry(Rule):
@@ -58,34 +92,49 @@ class TailInTry(Rule):
     severity = Severity.ERROR
 
     VALID = (
-        # Re-entry after the try: a tail call.
-        "import m\nfrom swaplint.runtime import receive\n"
-        "def loop(s):\n    msg = receive(timeout=1)\n    try:\n        s = s + msg\n"
-        "    except TypeError:\n        pass\n    return m.loop(s)\n",
-        # except clause of a try without finally is a tail position.
-        "import m\nfrom swaplint.runtime import receive\n"
-        "def loop(s):\n    try:\n        msg = receive(timeout=1)\n    except KeyError:\n"
-        "        return m.loop(s)\n    return m.loop(s + msg)\n",
-        # Ordinary recursion inside try (no receive): not a loop.
+        "def loop(q):\n    msg = q.get(timeout=1)\n    try:\n        handle(msg)\n"
+        "    except ValueError:\n        pass\n    return loop(q)\n",
         "def walk(node):\n    try:\n        return walk(node.next)\n    except AttributeError:\n        return None\n",
     )
     INVALID = (
+        "def loop(q):\n    msg = q.get(timeout=1)\n    try:\n        return loop(q)\n    finally:\n        pass\n",
+        "def loop(q):\n    with lock:\n        msg = q.get(timeout=1)\n        loop(q)\n",
         "import m\nfrom swaplint.runtime import receive\n"
-        "def loop(s):\n    msg = receive(timeout=1)\n    try:\n        return m.loop(s + msg)\n"
-        "    except TypeError:\n        return m.loop(s)\n",
-        "import m\nfrom swaplint.runtime import receive\n"
-        "def loop(s):\n    with lock:\n        msg = receive(timeout=1)\n        return m.loop(s + msg)\n",
+        "def loop(s):\n    msg = receive(timeout=1)\n    try:\n        return m.loop(s)\n    except ValueError:\n"
+        "        return m.loop(s)\n",
     )
 
-    def visit_Call(self, node: cst.Call) -> None:
-        site = self.model.reentries.get(node)
-        if site is None or site.not_tail_because is None:
-            return
-        where = site.not_tail_because
-        self.report(
-            node,
-            f"`{site.callee.name}` is re-entered inside {where} in `{site.caller.name}`: "
-            "not a tail call, so every message stacks a frame that pins the old version "
-            "(killed at the next purge); re-enter after the block instead",
-            function=site.caller,
-        )
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for cycle in model.cycles:
+            inside = [r for r in cycle.reentries if r.not_tail is not None]
+            if importlib_model(model):
+                inside = inside[:1]
+            for reentry in inside:
+                callee = reentry.callee
+                fix = Fix(
+                    "re-enter after the block" if not importlib_model(model) else "loop with `while`",
+                    _advice.reenter(model, callee)
+                    if not importlib_model(model)
+                    else _advice.step_loop_for(callee),
+                )
+                if importlib_model(model):
+                    yield Report(
+                        reentry.call,
+                        f"`{callee.name}` re-enters itself inside {reentry.not_tail}: one more frame per message",
+                        "CPython has no tail calls: the stack grows by a frame per message until "
+                        f"RecursionError (about {sys.getrecursionlimit()} messages), and every frame keeps "
+                        "this version's handler or cleanup alive after a reload. Loop with `while` "
+                        "and keep the block around one message.",
+                        function=callee,
+                        fix=fix,
+                    )
+                else:
+                    yield Report(
+                        reentry.call,
+                        f"`{callee.name}` re-enters from inside {reentry.not_tail}: not a tail call",
+                        "Each message leaves one frame of this version on the stack, and the purge of "
+                        "that version kills the process even after it upgraded. Do the risky work "
+                        "inside the block and re-enter after it.",
+                        function=callee,
+                        fix=fix,
+                    )

@@ -1,22 +1,37 @@
-"""A recursive loop that re-enters itself only by local calls never leaves its version.
+"""A recursive loop re-enters through a name that never reaches new code.
 
 ## What it does
-Flags a recursive process loop (a call cycle of the file in which some function
-receives messages) where no re-entry call of the cycle goes through the file's own
-module. It is reported once per cycle, at the name of its first function.
+**Under `importlib`**, flags a re-entry of a recursive loop made through `self`
+or `cls` (`self.loop()`), at the first such re-entry of each loop. A bare-name
+re-entry of a module-level function is *not* flagged: it looks the function up
+in the module's globals at each call, and so reaches the reloaded version.
 
-A *local* call is one by bare name (`server_loop(s)`), through `self`/`cls`, or
-through a class of the file. A *qualified* call goes through a handle of the
-module: `import counter` then `counter.server_loop(s)`, `sys.modules[__name__]`,
-or `importlib.import_module(__name__)`.
+**Under the runtime**, flags a recursive loop where no re-entry of the cycle
+goes through the file's own module (`import counter` then
+`counter.server_loop(s)`, `sys.modules[__name__]`, or
+`importlib.import_module(__name__)`), once per cycle, at the name of its first
+function. A *local* call is one by bare name, through `self`/`cls`, or through a
+class of the file.
 
 ## Why is this bad?
-A local call runs the version of the code the caller runs; only a qualified call
-looks the function up in the module, and so reaches a newly loaded version. A loop
-that re-enters only locally can never switch to new code: its processes run the
-version they were spawned in until they are killed when that version is purged.
+**Under `importlib.reload` (plain Python).** Reloading a module makes a *new*
+class object; an instance made before the reload keeps the old class, so every
+`self.loop()` runs version-1 code forever, while the bare names that code calls
+are version 2: mixed versions.
+
+**Under `swaplint.runtime` (Erlang semantics).** A local call runs the version
+the caller runs; only a qualified call looks the function up in the module and
+reaches a newly loaded version. A loop that re-enters only locally runs the
+version it was spawned in until it is killed when that version is purged.
 
 ## Example
+```python
+class Consumer:
+    def loop(self):
+        handle(self.inbox.get(timeout=1.0))
+        return self.loop()
+```
+
 ```python
 from swaplint.runtime import receive
 
@@ -26,7 +41,15 @@ def server_loop(state):
 ```
 
 ## Use instead
-Re-enter through the module, at least on the upgrade path:
+Under `importlib`, loop in a module-level function that looks the handler up by
+name per message, and restart the consumer's thread after a reload:
+```python
+def consume(consumer, stop):
+    while not stop.is_set():
+        handle(consumer.inbox.get(timeout=1.0))
+```
+
+Under the runtime, re-enter through the module, at least on the upgrade path:
 ```python
 import counter
 from swaplint.runtime import TIMEOUT, receive
@@ -41,10 +64,13 @@ def server_loop(state):
 
 from __future__ import annotations
 
-import libcst as cst
+import ast
+from collections.abc import Iterator
 
-from swaplint.findings import Severity
-from swaplint.rules._base import Rule
+from swaplint.findings import Fix, Severity
+from swaplint.model import FileModel, Via
+from swaplint.rules import _advice
+from swaplint.rules._base import Report, Rule, importlib_model
 
 
 class UnqualifiedRecursion(Rule):
@@ -57,6 +83,8 @@ class UnqualifiedRecursion(Rule):
         "def loop(s):\n    msg = receive(timeout=1)\n    if msg == 'switch_code':\n"
         "        return m.loop(s)\n    return loop(s + msg)\n",
         "def fact(n):\n    return 1 if n < 2 else n * fact(n - 1)\n",
+        # importlib: a bare name reaches the new version
+        "def loop(q):\n    msg = q.get(timeout=1)\n    return loop(q)\n",
     )
     INVALID = (
         "from swaplint.runtime import receive\n"
@@ -65,22 +93,47 @@ class UnqualifiedRecursion(Rule):
         "        return self.loop(s + msg)\n",
     )
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        cycle = self.model.unqualified_heads.get(node)
-        if cycle is None:
-            return
-        head = cycle.head
-        names = [f"`{fn.name}`" for fn in cycle.members]
-        if len(names) == 1:
-            subject = f"{names[0]} re-enters itself"
-        else:
-            subject = f"{', '.join(names[:-1])} and {names[-1]} re-enter each other"
-        hint = head.qualified_hint(self.model.module)
-        if hint is None:
-            advice = (
-                "it is nested in another function, so no module handle can reach it; "
-                "move it to module level and re-enter through the module on the upgrade path"
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for cycle in model.cycles:
+            if importlib_model(model):
+                stale = [r for r in cycle.reentries if r.via is Via.SELF]
+                if stale:
+                    first = stale[0]
+                    yield Report(
+                        first.call,
+                        f"`{ast.unparse(first.call.func)}()` re-enters through the instance: it never reaches reloaded code",
+                        "An instance made before `importlib.reload` keeps its old class, so this loop "
+                        "runs version-1 code forever while the bare names it calls are version 2. "
+                        "Loop in a module-level function that calls handlers by name, and restart the "
+                        "thread after a reload.",
+                        function=first.callee,
+                        fix=Fix(
+                            "loop with `while` in a module-level function",
+                            _advice.step_loop_for(first.callee),
+                        ),
+                    )
+                continue
+            if cycle.qualified:
+                continue
+            head = cycle.head
+            names = [f"`{fn.name}`" for fn in cycle.members]
+            if len(names) == 1:
+                subject = f"{names[0]} re-enters itself"
+            else:
+                subject = f"{', '.join(names[:-1])} and {names[-1]} re-enter each other"
+            hint = model.qualified_hint(head)
+            yield Report(
+                head.node,
+                f"{subject} only by local calls: it never leaves its version",
+                "A local call runs the caller's version; only a call through the module reaches a "
+                "newly loaded one, so this process runs its first version until a purge kills it. "
+                + (
+                    f"Call it as `{hint}` on the upgrade path."
+                    if hint is not None
+                    else "It is nested in another function: move it to module level and re-enter "
+                    "through the module on the upgrade path."
+                ),
+                function=head,
+                at_name=True,
+                fix=Fix("re-enter through the module", _advice.reenter(model, head)) if hint else None,
             )
-        else:
-            advice = f"call it as `{hint}` on the upgrade path"
-        self.report(node.name, f"{subject} only by local calls; {advice}", function=head)

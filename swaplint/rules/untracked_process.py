@@ -1,19 +1,30 @@
-"""A process running a loop is started and its handle thrown away.
+"""A thread, task or process running a loop is started and its handle thrown away.
 
 ## What it does
-Flags a statement that starts a process running a loop function of this file and
-keeps no handle to it: an expression statement (or an assignment to `_`) of
-`spawn(loop, ...)` (`swaplint.runtime`), `threading.Thread(target=loop).start()`,
-`multiprocessing.Process(target=loop).start()`, `asyncio.create_task(loop(...))`,
-`asyncio.ensure_future(loop(...))`, `X.create_task(loop(...))`,
-`X.submit(loop, ...)`, or a name listed in the `spawn-calls` setting.
+Flags a call that starts a thread, task or process running a loop function of
+this file (a loop site's function, a recursive loop, or a function that calls
+one) and keeps no handle to it:
+
+- an expression statement (or an assignment to `_`) of
+  `threading.Thread(target=loop).start()`, `multiprocessing.Process(...).start()`,
+  `MyThread().start()` for a `Thread` subclass of the file,
+  `asyncio.create_task(loop(...))`, `asyncio.ensure_future(...)`,
+  `X.create_task(...)`, `X.submit(loop, ...)`, `_thread.start_new_thread`,
+  `gevent.spawn`, `spawn(loop, ...)` of `swaplint.runtime`, or a name listed in
+  the `spawn-calls` setting;
+- a local handle that is only started or configured (`t = Thread(...)`,
+  `t.daemon = True`, `t.start()`) and never stored, returned, passed on or joined.
 
 ## Why is this bad?
-An upgrade reaches a process only through a message (`switch_code`) or its own
-timeout. A process that nobody tracks never gets the message, so unless it times
-out into a qualified call it stays in old code and dies at the next purge. In the
-seed's incident, only the server was told to switch; the third load killed all
-three untracked workers.
+**Under `importlib.reload` (plain Python).** Nobody can join, stop or tell such a
+thread to reload: it runs version-1 code for the life of the process, and a
+clean restart has to kill it. An asyncio task with no reference may even be
+garbage-collected mid-run.
+
+**Under `swaplint.runtime` (Erlang semantics).** An upgrade reaches a process
+only through a message (`switch_code`) or its own timeout. A process that nobody
+tracks never gets the message, so unless it times out into a qualified call it
+stays in old code and dies at the next purge.
 
 ## Example
 ```python
@@ -27,8 +38,14 @@ threading.Thread(target=worker, args=(jobs,)).start()
 ```
 
 ## Use instead
-Keep the handle where the upgrade path can reach it:
+Keep the handle where the upgrade path (or shutdown) can reach it:
 ```python
+import threading
+
+def worker(q):
+    while True:
+        handle(q.get(timeout=1))
+
 workers.append(threading.Thread(target=worker, args=(jobs,)))
 workers[-1].start()
 ```
@@ -36,10 +53,12 @@ workers[-1].start()
 
 from __future__ import annotations
 
-import libcst as cst
+import ast
+from collections.abc import Iterator
 
-from swaplint.findings import Severity
-from swaplint.rules._base import Rule
+from swaplint.findings import Fix, Severity
+from swaplint.model import FileModel
+from swaplint.rules._base import Report, Rule, importlib_model
 
 
 class UntrackedProcess(Rule):
@@ -49,26 +68,52 @@ class UntrackedProcess(Rule):
 
     VALID = (
         "import threading\ndef worker(q):\n    while True:\n        q.get(timeout=1)\n"
-        "t = threading.Thread(target=worker, args=(1,))\nt.start()\n",
+        "workers = [threading.Thread(target=worker, args=(1,))]\nworkers[0].start()\n",
         # Not a loop function.
         "import threading\ndef job():\n    pass\nthreading.Thread(target=job).start()\n",
+        "import threading\ndef worker(q):\n    while True:\n        q.get(timeout=1)\n"
+        "def main():\n    t = threading.Thread(target=worker)\n    t.start()\n    t.join()\n",
     )
     INVALID = (
         "import threading\ndef worker(q):\n    while True:\n        q.get(timeout=1)\n"
         "threading.Thread(target=worker, args=(1,)).start()\n",
+        "import threading\ndef worker(q):\n    while True:\n        q.get(timeout=1)\n"
+        "def main():\n    t = threading.Thread(target=worker)\n    t.daemon = True\n    t.start()\n",
         "from swaplint.runtime import spawn, receive\n"
         "def worker(s):\n    while True:\n        receive(timeout=1)\n"
         "def main():\n    spawn(worker, 0)\n",
     )
 
-    def visit_Call(self, node: cst.Call) -> None:
-        spawn = self.model.spawns.get(node)
-        if spawn is None:
-            return
-        self.report(
-            node,
-            f"process running loop `{spawn.target.name}` is started by `{spawn.label}` and "
-            "its handle is thrown away: no upgrade message can reach it; keep the handle "
-            "where the upgrade path can notify it",
-            function=spawn.spawner,
-        )
+    def check(self, model: FileModel) -> Iterator[Report]:
+        for spawn in model.spawns:
+            target = spawn.target.name
+            keep = _keep(spawn.node)
+            if importlib_model(model):
+                yield Report(
+                    spawn.node,
+                    f"{spawn.what} running loop `{target}` is started by `{spawn.label}` and nobody keeps it",
+                    f"No one can join, stop or tell this {spawn.what} to reload: it runs its first version "
+                    "for the life of the process. Keep its handle in a registry that shutdown and "
+                    "reload can reach.",
+                    function=spawn.spawner,
+                    related=[(spawn.target.node, f"the loop it runs: `{spawn.target.qualname}`")],
+                    fix=Fix("keep the handle", keep),
+                )
+            else:
+                yield Report(
+                    spawn.node,
+                    f"process running loop `{target}` is started by `{spawn.label}` and its handle is dropped",
+                    "No upgrade message can reach it: unless it times out into a qualified call it stays "
+                    "in old code and is killed at the next purge. Keep the handle where the upgrade "
+                    "path can notify it.",
+                    function=spawn.spawner,
+                    related=[(spawn.target.node, f"the loop it runs: `{spawn.target.qualname}`")],
+                    fix=Fix("keep the handle", keep),
+                )
+
+
+def _keep(call: ast.Call) -> str:
+    func = call.func
+    if isinstance(func, ast.Attribute) and func.attr == "start" and isinstance(func.value, ast.Call):
+        return f"handle = {ast.unparse(func.value)}\nWORKERS.append(handle)\nhandle.start()"
+    return f"WORKERS.append({ast.unparse(call)})"

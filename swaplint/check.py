@@ -1,0 +1,268 @@
+"""The one orchestration of a check: paths + settings -> findings (-> verdicts).
+
+``discover -> configure per file -> read -> screen -> model -> rules -> suppress
+-> verify``. The CLI, the language server and the tests call :func:`run` (or
+:func:`lint_text` for one buffer) and only render what comes back; nothing here
+prints. Data flows one way: this module calls the discovery, configuration,
+runner, cache and verifier modules, and none of them calls back into it.
+
+Configuration is hierarchical, as ruff's: each file gets the closest
+configuration above it (``.swaplint.toml``, ``swaplint.toml``, or a
+``pyproject.toml`` with ``[tool.swaplint]``), unless ``config_path`` names one
+for the whole run. Command-line choices are layered on top of each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swaplint.config import (
+    Config,
+    ConfigError,
+    PatternSet,
+    Selection,
+    find_config_file,
+    load_config,
+    resolve_selection,
+)
+from swaplint.discovery import Excluder, discover, is_path_excluded
+from swaplint.engine import DEFAULT_MAX_FILE_SIZE, Settings, check_source
+from swaplint.findings import FileResult, Finding, ReloadModel, RuleError
+
+
+class CheckError(Exception):
+    """A problem that stops the whole run (bad configuration, bad git ref): exit 2."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to check and how: the command line's choices, all optional."""
+
+    paths: tuple[str, ...] = ()
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] | None = None
+    config_path: str | None = None
+    force_exclude: bool = False
+    #: Source read from stdin for the path ``-``, and the name its findings carry.
+    stdin: bytes | None = None
+    stdin_filename: str | None = None
+    jobs: int | None = None
+    use_cache: bool = True
+    cache_dir: str | None = None
+    diff_base: str | None = None
+    reload_model: ReloadModel | None = None
+    max_file_size: int | None = None
+    verify: bool = False
+    verify_strict: bool = False
+    progress: bool | None = None  # None: when stderr is a terminal
+
+
+@dataclass
+class Outcome:
+    """What a check found, for a renderer."""
+
+    results: list[FileResult]
+    missing: list[str] = field(default_factory=list)
+    #: One line each: files skipped (too large), configuration files that could not be read.
+    notices: list[str] = field(default_factory=list)
+    #: Display path -> path on disk, for showing source excerpts.
+    disk_paths: dict[str, str] = field(default_factory=dict)
+    #: Display path -> text, for sources that are not on disk (stdin).
+    texts: dict[str, str] = field(default_factory=dict)
+    root: Path = field(default_factory=lambda: Path(os.getcwd()))
+
+    @property
+    def findings(self) -> list[Finding]:
+        return sorted((f for r in self.results for f in r.findings), key=Finding.sort_key)
+
+    @property
+    def errors(self) -> list[RuleError]:
+        return [e for r in self.results for e in r.errors]
+
+
+class Configs:
+    """The configuration of each file (closest above it) and the engine settings it gives."""
+
+    def __init__(self, request: Request, cwd: Path, notices: list[str]) -> None:
+        self.request = request
+        self.cwd = cwd
+        self.notices = notices
+        self._by_dir: dict[Path, Config] = {}
+        self._by_file: dict[Path, Config] = {}
+        self._settings: dict[tuple[int, frozenset[str]], Settings] = {}
+        self.forced: Config | None = None
+        if request.config_path:
+            self.forced = self._load(Path(request.config_path))
+
+    def _load(self, path: Path) -> Config:
+        key = Path(os.path.abspath(path))
+        if key not in self._by_file:
+            try:
+                self._by_file[key] = load_config(path)
+            except ConfigError as exc:
+                raise CheckError(str(exc)) from None
+        return self._by_file[key]
+
+    def for_path(self, path: str | os.PathLike[str]) -> Config:
+        """The configuration that governs ``path`` (a file or a directory)."""
+        if self.forced is not None:
+            return self.forced
+        absolute = Path(os.path.abspath(path))
+        directory = absolute if absolute.is_dir() else absolute.parent
+        if directory not in self._by_dir:
+            found = find_config_file(directory, on_unreadable=self._unreadable)
+            self._by_dir[directory] = self._load(found) if found else Config(root=self.cwd)
+        return self._by_dir[directory]
+
+    def _unreadable(self, path: Path, reason: str) -> None:
+        line = f"{path}: skipped, cannot read it: {reason}"
+        if line not in self.notices:
+            self.notices.append(line)
+
+    def settings_for(self, path: str | os.PathLike[str]) -> Settings:
+        config = self.for_path(path)
+        ignored = config.ignored_codes_for(path)
+        key = (id(config), ignored)
+        if key not in self._settings:
+            request = self.request
+            try:
+                enabled = resolve_selection(
+                    Selection(config.select, config.extend_select, config.ignore),
+                    Selection(request.select, request.extend_select or (), request.ignore or ()),
+                )
+            except ValueError as exc:
+                raise CheckError(str(exc)) from None
+            max_size = request.max_file_size
+            if max_size is None:
+                max_size = config.max_file_size if config.max_file_size is not None else DEFAULT_MAX_FILE_SIZE
+            self._settings[key] = Settings(
+                enabled=enabled - ignored,
+                receive_calls=config.receive_calls,
+                spawn_calls=config.spawn_calls,
+                src=config.src,
+                reload_model=request.reload_model or config.reload_model,
+                max_file_size=max_size,
+            )
+        return self._settings[key]
+
+    def excluder(self, config: Config) -> Excluder:
+        request = self.request
+        patterns: list[PatternSet] = []
+        use_defaults = True
+        if request.exclude is not None:
+            patterns.append(PatternSet(self.cwd, request.exclude))
+            use_defaults = False
+        elif config.exclude is not None:
+            patterns.append(PatternSet(config.root, config.exclude))
+            use_defaults = False
+        patterns.append(PatternSet(config.root, config.extend_exclude))
+        if request.extend_exclude:
+            patterns.append(PatternSet(self.cwd, request.extend_exclude))
+        return Excluder(patterns=patterns, use_default_excludes=use_defaults)
+
+
+def run(request: Request, *, cwd: str | os.PathLike[str] | None = None) -> Outcome:
+    """Check what ``request`` names. Raises :class:`CheckError` for run-stopping problems."""
+    from swaplint.runner import Task
+
+    base = Path(os.path.abspath(cwd if cwd is not None else os.getcwd()))
+    outcome = Outcome(results=[], root=base)
+    configs = Configs(request, base, outcome.notices)
+    paths = list(request.paths) or ["."]
+
+    if "-" in paths:
+        paths = [p for p in paths if p != "-"]
+        name = request.stdin_filename or "-"
+        config = configs.for_path(base / name if name != "-" else base)
+        skip = (
+            request.force_exclude
+            and request.stdin_filename
+            and is_path_excluded(name, configs.excluder(config), cwd=str(base))
+        )
+        if not skip:
+            data = request.stdin or b""
+            outcome.results.append(check_source(data, name, configs.settings_for(base / name)))
+            outcome.texts[name] = data.decode("utf-8", errors="replace")
+
+    tasks: list[Task] = []
+    changed = _changed_since(request.diff_base, base) if request.diff_base else None
+    for given in paths:
+        config = configs.for_path(base / given)
+        found = discover([given], configs.excluder(config), force_exclude=request.force_exclude, cwd=base)
+        outcome.missing.extend(found.missing)
+        for file in found.files:
+            own = configs.for_path(file.disk_path)
+            if own is not config and _excluded_by_own_config(file.disk_path, own, configs):
+                continue
+            if changed is not None and not changed(file.disk_path):
+                continue
+            tasks.append(Task(file.disk_path, file.display_path, configs.settings_for(file.disk_path)))
+            outcome.disk_paths[file.display_path] = file.disk_path
+    outcome.results.extend(_run_tasks(tasks, request, configs, base))
+    outcome.notices.extend(f"{r.path}: {r.notice}" for r in outcome.results if r.notice)
+
+    if request.verify:
+        outcome.results = _verify(outcome, configs, strict=request.verify_strict)
+    return outcome
+
+
+def _excluded_by_own_config(path: str, config: Config, configs: Configs) -> bool:
+    """A file under a nested project: that project's own excludes apply to it."""
+    excluder = configs.excluder(config)
+    return excluder.is_excluded_with_ancestors(Path(path), is_dir=False, anchor=config.root)
+
+
+def _changed_since(base_ref: str, cwd: Path) -> Callable[[str], bool]:
+    from swaplint.gitdiff import GitDiffError, changed_filter
+
+    try:
+        return changed_filter(base_ref, cwd)
+    except GitDiffError as exc:
+        raise CheckError(f"--diff-base {base_ref}: {exc}") from None
+
+
+def _run_tasks(tasks: Sequence[object], request: Request, configs: Configs, base: Path) -> list[FileResult]:
+    from swaplint.runner import check_files, progress_bar
+
+    if not tasks:
+        return []
+    cache = None
+    if request.use_cache:
+        from swaplint.cache import Cache, default_cache_dir
+
+        cache = Cache(request.cache_dir or default_cache_dir(configs.for_path(base).root))
+    with progress_bar(len(tasks), enabled=request.progress) as progress:
+        return check_files(list(tasks), jobs=request.jobs or None, cache=cache, progress=progress)  # type: ignore[arg-type]
+
+
+def _verify(outcome: Outcome, configs: Configs, *, strict: bool) -> list[FileResult]:
+    """``--verify``: run the flagged loops and attach verdicts (see :mod:`swaplint.verify`)."""
+    from swaplint.verify import VERIFIABLE, drop_not_reproduced, verify_results
+
+    sources: dict[str, str | bytes] = dict(outcome.texts)
+    scenarios = {}
+    for result in outcome.results:
+        disk = outcome.disk_paths.get(result.path)
+        if disk is not None and any(f.code in VERIFIABLE for f in result.findings):
+            try:
+                sources[result.path] = Path(disk).read_bytes()
+            except OSError:
+                pass  # the verdict says the source is not available
+            scenarios.update(configs.for_path(disk).scenarios)
+    verified = verify_results(outcome.results, sources, scenarios)
+    return drop_not_reproduced(verified) if strict else verified
+
+
+def lint_text(source: str, path: str, *, cwd: str | os.PathLike[str] | None = None) -> FileResult:
+    """Check one buffer (an editor's unsaved text) under the configuration of ``path``."""
+    base = Path(os.path.abspath(cwd if cwd is not None else os.getcwd()))
+    configs = Configs(Request(), base, [])
+    settings = configs.settings_for(path)
+    return check_source(source, path, dataclasses.replace(settings, max_file_size=0))

@@ -1,0 +1,297 @@
+"""The shapes swaplint recognises, stated once as data.
+
+A *wait* is a call (or an iteration) that can block a loop: receiving a message,
+a connection or data, sleeping, waiting for an event, or running a library's own
+forever loop. The model (:mod:`swaplint.model`) classifies every call of a file
+with these tables, and the text screen (:func:`needles`) is derived from the same
+tables, so the two cannot drift apart.
+
+Recognition is by shape, not by type: there is no type inference. Where a name
+is ambiguous (``x.get()`` is a queue, a ``ContextVar`` or a Tk ``Entry``), the
+receiver's name and the constructor it was bound from decide; each table below
+says what it accepts. Users extend the tables with the ``receive-calls`` and
+``spawn-calls`` settings.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+
+class WaitKind(enum.StrEnum):
+    RECEIVE = "receive"  # waits for a message, a connection or data
+    TIMER = "timer"  # sleeps, or waits for an event, for a while
+    POLL = "poll"  # returns at once: get_nowait(), get(False), a zero timeout
+    LIBRARY = "library"  # a library's own loop: serve_forever(), start_consuming(), ...
+
+
+class Default(enum.StrEnum):
+    """What a call does when it is given no timeout argument."""
+
+    FOREVER = "forever"
+    POLL = "poll"
+    TIMEOUT = "timeout"  # it wakes up by itself (sleep, serve_forever's poll interval)
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """Where a call takes its timeout, and what its values mean."""
+
+    keywords: tuple[str, ...] = ("timeout",)
+    position: int | None = None  # the positional slot, if any
+    default: Default = Default.FOREVER
+    zero: Default = Default.POLL  # what a literal 0 means (redis' blpop: forever)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A call that may wait. ``name`` is a method name, or a dotted function name."""
+
+    name: str
+    kind: WaitKind
+    timeout: Timeout = Timeout()
+    #: Its timeout may come from the object instead (``sock.settimeout(t)``) or from a
+    #: readiness check (``select`` / ``selectors`` before it).
+    socket_like: bool = False
+    #: The receiver's name must hold one of these words (None: any receiver).
+    receivers: frozenset[str] | None = None
+    #: The receiver's name must hold none of these words.
+    not_receivers: frozenset[str] = frozenset()
+    max_args: int | None = None  # more arguments than this: not this shape
+
+
+#: Words of names that read or write a stream: ``self.rfile``, ``reader``, ``conn``.
+STREAM_WORDS = frozenset(
+    {
+        "reader",
+        "stream",
+        "sock",
+        "socket",
+        "conn",
+        "connection",
+        "stdin",
+        "rfile",
+        "pipe",
+        "serial",
+        "ws",
+        "websocket",
+        "transport",
+        "channel",
+        "client",
+    }
+)
+#: Words of names iterated as a source of messages: ``for msg in consumer``,
+#: ``async for msg in websocket``, ``for line in sock_file``.
+ITERATION_WORDS = STREAM_WORDS - {"client", "channel"} | {
+    "consumer",
+    "subscriber",
+    "subscription",
+    "pubsub",
+    "inbox",
+    "mailbox",
+    "listener",
+    "watcher",
+    "feed",
+}
+#: Methods whose call result is iterated as a message stream: ``pubsub.listen()``.
+ITERATION_METHODS = frozenset({"listen", "consume", "iter_messages", "messages", "subscribe", "watch"})
+#: Receivers of a zero-argument ``.get()`` that are not queues.
+NOT_QUEUE_WORDS = frozenset(
+    {
+        "var",
+        "entry",
+        "ctx",
+        "context",
+        "contextvar",
+        "config",
+        "conf",
+        "cfg",
+        "settings",
+        "setting",
+        "option",
+        "options",
+        "widget",
+        "field",
+        "env",
+        "environ",
+        "cache",
+        "dict",
+        "map",
+        "mapping",
+        "registry",
+        "headers",
+        "params",
+        "request",
+        "session",
+        "response",
+        "result",
+        "future",
+        "value",
+        "local",
+        "storage",
+        "store",
+        "text",
+        "combo",
+        "spinbox",
+        "scale",
+        "state",
+    }
+)
+#: Constructors (last dotted component) whose objects' ``.get()`` never blocks.
+NOT_QUEUE_CONSTRUCTORS = frozenset(
+    {
+        "ContextVar",
+        "Entry",
+        "StringVar",
+        "IntVar",
+        "BooleanVar",
+        "DoubleVar",
+        "Variable",
+        "Combobox",
+        "Spinbox",
+        "Scale",
+        "Text",
+        "dict",
+        "OrderedDict",
+        "defaultdict",
+        "ChainMap",
+        "Counter",
+        "local",
+    }
+)
+#: Constructors (last dotted component) of queues: their ``.get()`` waits.
+QUEUE_CONSTRUCTORS = frozenset({"Queue", "SimpleQueue", "LifoQueue", "PriorityQueue", "JoinableQueue"})
+#: Receivers of ``.wait()`` that are processes, not events.
+PROCESS_WORDS = frozenset({"proc", "process", "popen", "child", "subprocess", "p"})
+
+_SOCKET_READS = (
+    "recv",
+    "recv_bytes",
+    "recvfrom",
+    "recv_into",
+    "recvfrom_into",
+    "recvmsg",
+    "recv_multipart",
+    "recv_string",
+    "recv_json",
+    "recv_pyobj",
+)
+
+#: Method calls ``X.name(...)`` that may wait.
+METHODS: dict[str, Shape] = {
+    shape.name: shape
+    for shape in (
+        # queue.Queue / asyncio.Queue / multiprocessing.Queue; see model for block=...
+        Shape("get", WaitKind.RECEIVE, Timeout(("timeout",), 1)),
+        Shape("get_nowait", WaitKind.POLL, max_args=0),
+        *(Shape(name, WaitKind.RECEIVE, socket_like=True) for name in _SOCKET_READS),
+        Shape("accept", WaitKind.RECEIVE, socket_like=True, max_args=0),
+        Shape("readline", WaitKind.RECEIVE, socket_like=True, receivers=STREAM_WORDS, max_args=1),
+        Shape("readexactly", WaitKind.RECEIVE, socket_like=True, receivers=STREAM_WORDS),
+        Shape("readuntil", WaitKind.RECEIVE, socket_like=True, receivers=STREAM_WORDS),
+        Shape("read", WaitKind.RECEIVE, socket_like=True, receivers=STREAM_WORDS, max_args=1),
+        Shape("receive", WaitKind.RECEIVE, Timeout(("timeout",), 0)),
+        Shape("select", WaitKind.RECEIVE, Timeout(("timeout",), 0)),
+        Shape("poll", WaitKind.RECEIVE, Timeout(("timeout", "timeout_ms"), 0, Default.POLL)),
+        Shape("wait", WaitKind.TIMER, Timeout(("timeout",), 0), not_receivers=PROCESS_WORDS),
+        Shape("wait_for", WaitKind.TIMER, Timeout(("timeout",), 1)),
+        Shape("drain_events", WaitKind.RECEIVE, Timeout(("timeout",))),
+        Shape("process_data_events", WaitKind.RECEIVE, Timeout(("time_limit",), 0, Default.POLL)),
+        Shape("get_message", WaitKind.RECEIVE, Timeout(("timeout",), 1, Default.POLL)),
+        *(
+            Shape(name, WaitKind.RECEIVE, Timeout(("timeout",), 1, Default.FOREVER, Default.FOREVER))
+            for name in ("blpop", "brpop", "brpoplpush", "blmove", "bzpopmin", "bzpopmax")
+        ),
+        Shape("serve_forever", WaitKind.LIBRARY, Timeout((), None, Default.TIMEOUT)),
+        Shape("loop_forever", WaitKind.LIBRARY),
+        Shape("start_consuming", WaitKind.LIBRARY),
+        Shape("run_forever", WaitKind.LIBRARY),
+    )
+}
+
+#: Functions (dotted names, as imports resolve them) that may wait.
+FUNCTIONS: dict[str, Shape] = {
+    shape.name: shape
+    for shape in (
+        Shape("swaplint.runtime.receive", WaitKind.RECEIVE, Timeout(("timeout",), 0)),
+        Shape("select.select", WaitKind.RECEIVE, Timeout(("timeout",), 3)),
+        Shape("asyncio.wait", WaitKind.RECEIVE, Timeout(("timeout",))),
+        *(
+            Shape(name, WaitKind.TIMER, Timeout(("seconds", "delay"), 0, Default.TIMEOUT))
+            for name in ("time.sleep", "asyncio.sleep", "gevent.sleep", "eventlet.sleep", "trio.sleep")
+        ),
+    )
+}
+
+#: Calls that make a socket's later reads time out (``X.settimeout(t)``,
+#: ``X.setblocking(False)``), by method name.
+TIMEOUT_SETTERS = frozenset({"settimeout", "setblocking"})
+#: Readiness checks: a socket read after one of these in the same loop is governed
+#: by the check's timeout.
+READINESS = frozenset({"select", "poll", "select.select", "wait_for_read"})
+
+#: Wrappers that give the call they wrap a timeout.
+TIMEOUT_WRAPPERS = {"asyncio.wait_for": Timeout(("timeout",), 1)}
+#: ``async with`` context managers that give their body a timeout.
+TIMEOUT_CONTEXTS = frozenset({"asyncio.timeout", "asyncio.timeout_at", "async_timeout.timeout"})
+
+
+@dataclass(frozen=True)
+class SpawnShape:
+    """A call that starts a thread, task or process running ``target``."""
+
+    name: str  # a constructor's last component, a method name, or a dotted function name
+    what: str  # "thread", "task", "process"
+    target_keyword: str | None
+    target_position: int | None
+
+
+#: Constructors whose ``.start()`` runs ``target`` (matched on the last component).
+SPAWN_CONSTRUCTORS: dict[str, SpawnShape] = {
+    "Thread": SpawnShape("Thread", "thread", "target", 1),
+    "Process": SpawnShape("Process", "process", "target", 1),
+    "Greenlet": SpawnShape("Greenlet", "greenlet", "run", 0),
+}
+#: Method calls that start their first argument.
+SPAWN_METHODS: dict[str, SpawnShape] = {
+    "create_task": SpawnShape("create_task", "task", "coro", 0),
+    "ensure_future": SpawnShape("ensure_future", "task", "coro_or_future", 0),
+    "submit": SpawnShape("submit", "thread", "fn", 0),
+    "spawn": SpawnShape("spawn", "process", None, 0),
+    "start_new_thread": SpawnShape("start_new_thread", "thread", "function", 0),
+    "run_in_executor": SpawnShape("run_in_executor", "thread", None, 1),
+}
+#: Functions (dotted names) that start their first argument.
+SPAWN_FUNCTIONS: dict[str, SpawnShape] = {
+    "swaplint.runtime.spawn": SpawnShape("swaplint.runtime.spawn", "process", None, 0),
+    "asyncio.create_task": SpawnShape("asyncio.create_task", "task", "coro", 0),
+    "asyncio.ensure_future": SpawnShape("asyncio.ensure_future", "task", "coro_or_future", 0),
+    "_thread.start_new_thread": SpawnShape("_thread.start_new_thread", "thread", "function", 0),
+    "gevent.spawn": SpawnShape("gevent.spawn", "greenlet", None, 0),
+    "eventlet.spawn": SpawnShape("eventlet.spawn", "greenlet", None, 0),
+}
+
+
+def name_words(name: str) -> set[str]:
+    """The lower-case words of an identifier: ``_inQueue`` -> {"in", "queue"}."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return {w for w in spaced.lower().split("_") if w}
+
+
+def needles(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
+    """A pattern that every file with a possible finding matches.
+
+    Built from the tables above: a file that holds none of these words has no wait
+    and no spawn, so no rule can fire on it (SWL999 aside).
+    """
+    words = set(METHODS) | {n.rsplit(".", 1)[-1] for n in FUNCTIONS}
+    words |= set(SPAWN_CONSTRUCTORS) | set(SPAWN_METHODS) | {n.rsplit(".", 1)[-1] for n in SPAWN_FUNCTIONS}
+    words |= {n.rsplit(".", 1)[-1] for n in extra if n}
+    words |= ITERATION_METHODS
+    iteration = "|".join(sorted(ITERATION_WORDS))
+    return re.compile(
+        r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b"
+        r"|(?i:" + iteration + r")"
+    )
