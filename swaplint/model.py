@@ -518,6 +518,11 @@ class _Collector:
     def visit_Assign(self, node: ast.Assign | ast.AnnAssign, ctx: _Ctx) -> None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         value = node.value
+        if len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id == "_":
+            self._walk_value(node, ctx)
+            if isinstance(value, ast.Call) and value in self.call_info:
+                self.call_info[value].statement = True
+            return
         for target in targets:
             self._bind(target, ctx)
             text = dotted_name(target)
@@ -543,12 +548,18 @@ class _Collector:
                 self.handle_assigns.append((target.id, value))
         if isinstance(node, ast.AnnAssign):
             self._note_annotation(dotted_name(node.target) or "", node.annotation)
-        for child in ast.iter_child_nodes(node):
-            if child not in targets:
-                self.walk(child, ctx)
+        self._walk_value(node, ctx)
         for target in targets:
             if not isinstance(target, ast.Name):
                 self.walk(target, ctx)
+
+    def _walk_value(self, node: ast.Assign | ast.AnnAssign, ctx: _Ctx) -> None:
+        for child in ast.iter_child_nodes(node):
+            if child is not node.value and child in (node.targets if isinstance(node, ast.Assign) else []):
+                continue
+            if isinstance(node, ast.AnnAssign) and child is node.target:
+                continue
+            self.walk(child, ctx)
 
     visit_AnnAssign = visit_Assign
 
@@ -726,7 +737,8 @@ class _Waits:
         self.extra = frozenset(extra)
         self.timed_receivers: set[str] = set()
         self.default_timeout = False
-        self.readiness_loops: set[LoopNode] = set()
+        #: The first line of a readiness check in each loop.
+        self.readiness_lines: dict[LoopNode, int] = {}
         self.puts: dict[tuple[Function | None, str], list[int]] = {}
         for info in col.calls:
             self._note(info)
@@ -756,7 +768,9 @@ class _Waits:
             if func.attr in ("put", "put_nowait") and receiver:
                 self.puts.setdefault((info.function, receiver), []).append(info.node.lineno)
         if info.loops and self._is_readiness(info):
-            self.readiness_loops.add(info.loops[0])
+            loop = info.loops[0]
+            line = info.node.lineno
+            self.readiness_lines[loop] = min(line, self.readiness_lines.get(loop, line))
 
     def _assigned_to(self) -> dict[ast.Call, str]:
         if not hasattr(self, "_assign_cache"):
@@ -809,7 +823,9 @@ class _Waits:
             return None
         if shape.max_args is not None and len(call.args) + len(call.keywords) > shape.max_args:
             return None
-        if name == "get":
+        if shape.kind is WaitKind.POLL:
+            wait: Default | None = Default.POLL
+        elif name == "get":
             wait = self._queue_get(call, receiver_text, words)
         elif name in ("select", "poll") and call.args and not _timeout_like(call.args[0]):
             return None
@@ -818,7 +834,8 @@ class _Waits:
         if wait is None:
             return None
         if shape.socket_like and wait is Default.FOREVER:
-            if info.loops and info.loops[0] in self.readiness_loops:
+            ready = self.readiness_lines.get(info.loops[0]) if info.loops else None
+            if ready is not None and ready <= call.lineno:
                 return None  # a read after readiness: the readiness check is the wait
             if self.default_timeout or receiver_text in self.timed_receivers:
                 wait = Default.TIMEOUT
@@ -1059,8 +1076,12 @@ class _Loops:
         kinds = {p.wait.kind for p in paths}
         if not paths:
             return None
+        if isinstance(loop, ast.While) and any(
+            p.wait.kind is WaitKind.POLL and _inside(p.wait.node, loop.test) for p in paths
+        ):
+            return None  # `while poll(): take()`: it runs while something is there, then ends
         exits = _exits(loop)
-        if kinds == {WaitKind.POLL} and exits:
+        if kinds == {WaitKind.POLL} and (exits or _only_waits(loop)):
             return None  # a drain loop: it polls until the queue is empty, then ends
         if any(isinstance(e, ast.Return) and e.value is not None and not _is_call(e.value) for e in exits):
             return None  # returns a value it computed: a bounded helper, not a process loop
@@ -1092,7 +1113,12 @@ def _only_waits(loop: LoopNode) -> bool:
             continue
         if isinstance(stmt, ast.Expr):
             value = stmt.value.value if isinstance(stmt.value, ast.Await) else stmt.value
-            if isinstance(value, ast.Call) and last_name(value.func) in ("sleep", "wait"):
+            if isinstance(value, ast.Call) and last_name(value.func) in (
+                "sleep",
+                "wait",
+                "poll",
+                "get_nowait",
+            ):
                 continue
         return False
     return True
@@ -1134,6 +1160,15 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
                 return False
         return True
 
+    def control_only(body: list[ast.stmt]) -> bool:
+        """Statements that decide whether to go on, and handle nothing."""
+        for stmt in body:
+            if any(isinstance(sub, ast.Call) for sub in ast.walk(stmt)):
+                return False
+            if not isinstance(stmt, (ast.Pass, ast.Break, ast.Continue, ast.Return, ast.Assign, ast.Raise)):
+                return False
+        return True
+
     def suite_ok(body: list[ast.stmt]) -> bool:
         for stmt in body:
             if isinstance(stmt, (ast.Pass, ast.Break, ast.Continue)):
@@ -1149,8 +1184,7 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
             if (
                 isinstance(stmt, ast.If)
                 and expr_ok(stmt.test)
-                and suite_ok(stmt.body)
-                and suite_ok(stmt.orelse)
+                and control_only(stmt.body + stmt.orelse)  # `if msg is None: break`
             ):
                 continue
             if isinstance(stmt, (ast.Try, ast.TryStar)) and all(
@@ -1509,4 +1543,4 @@ def _runs_loop(model: FileModel, resolver: _Resolver) -> Callable[[Function], bo
 
 
 def _inside(node: ast.AST, outer: ast.AST) -> bool:
-    return outer is not node and any(sub is node for sub in ast.walk(outer))
+    return any(sub is node for sub in ast.walk(outer))

@@ -98,7 +98,7 @@ class PinnedLoop(Rule):
         "    return buf\n",
     )
     INVALID = (
-        "def worker(q):\n    while True:\n        job = q.get(timeout=1)\n        job.run()\n",
+        "def worker(q):\n    while True:\n        job = q.get(timeout=1)\n        if job.urgent:\n            run_now(job)\n",
         "import socket\ndef serve(s):\n    while True:\n        conn, addr = s.accept()\n        conn.close()\n",
         "class Reader:\n    def run(self):\n        while self.running:\n            self._read_one()\n"
         "    def _read_one(self):\n        return self.sock.recv(4096)\n",
