@@ -13,7 +13,7 @@ import pytest
 
 import swaplint
 from swaplint import engine
-from swaplint.rules import RULES, MODEL_RULES
+from swaplint.rules import MODEL_RULES, RULES
 from swaplint.rules.tail_in_try import TailInTry
 from tests.conftest import CLEAN, FLAGGED, SWAPLINT, subprocess_env
 
@@ -196,7 +196,9 @@ def test_internal_error_is_one_line_exit_2(project, write, run, monkeypatch):
     def explode(*args):
         raise ValueError("kaput")
 
-    monkeypatch.setattr(swaplint.cli, "run_tasks", explode)
+    import swaplint.check
+
+    monkeypatch.setattr(swaplint.check, "_run_tasks", explode)
     write("server.py", FLAGGED)
     result = run("check", "server.py")
     assert result.exit_code == 2

@@ -154,7 +154,8 @@ def test_receive_calls(project, write, run):
     write("poller.py", RECEIVE_LOOP)
     assert run("check", "poller.py").exit_code == 0  # mybus.wait is not a known receive
     write("pyproject.toml", '[tool.swaplint]\nreceive-calls = ["mybus.wait"]\n')
-    assert [c for _, c in found(run("check", "--format", "json", "poller.py"))] == ["SWL002", "SWL003"]
+    # plain Python (importlib): a bare-name re-entry reaches new code, but the stack grows
+    assert [c for _, c in found(run("check", "--format", "json", "poller.py"))] == ["SWL003", "SWL005"]
 
 
 SPAWN = """\

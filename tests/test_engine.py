@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from swaplint.engine import Settings, check_file, check_source, module_name, suppressed_codes
-from swaplint.rules import RULES, MODEL_RULES, get_rule
+from swaplint.rules import MODEL_RULES, RULES, get_rule
 from swaplint.rules.missing_after import MissingAfter
 
 SNIPPETS = [
@@ -49,7 +49,9 @@ def test_rule_docs_follow_the_house_style(rule):
 
 
 def test_finding_fields_are_one_based_and_cover_the_span():
-    source = "class W:\n    def run(self):\n        while True:\n            self.handle(self.q.get(timeout=1))\n"
+    source = (
+        "class W:\n    def run(self):\n        while True:\n            self.handle(self.q.get(timeout=1))\n"
+    )
     (finding,) = check_source(source, "w.py").findings
     data = finding.to_dict()
     assert {k: data[k] for k in ("code", "name", "path", "line", "column", "end_line", "end_column")} == {
@@ -72,7 +74,9 @@ def test_messages_name_the_function_and_the_fix():
     source = "from swaplint.runtime import receive\n\ndef server_loop(s):\n    msg = receive(timeout=1)\n    return server_loop(s + msg)\n"
     (finding,) = check_source(source, "counter.py").findings
     assert finding.code == "SWL002"
-    assert finding.message == "`server_loop` re-enters itself only by local calls: it never leaves its version"
+    assert (
+        finding.message == "`server_loop` re-enters itself only by local calls: it never leaves its version"
+    )
     assert finding.help is not None and "`counter.server_loop(...)` on the upgrade path" in finding.help
     assert finding.fix is not None and finding.fix.snippet == "return counter.server_loop(s)"
     assert (finding.line, finding.column, finding.end_column) == (3, 5, 16)
@@ -266,7 +270,9 @@ TRICKY = (
 def test_positions_are_exact_whatever_the_line_ends(newline):
     """Lines as Python numbers them (a form feed ends no line); columns in characters."""
     source = TRICKY.replace("\n", newline)
-    got = [(f.code, f.line, f.column, f.end_line, f.end_column) for f in check_source(source, "m.py").findings]
+    got = [
+        (f.code, f.line, f.column, f.end_line, f.end_column) for f in check_source(source, "m.py").findings
+    ]
     assert got == [
         ("SWL002", 11, 5, 11, 9),  # the name of `def loop`
         ("SWL003", 12, 9, 12, 18),  # columns count characters, not UTF-8 bytes

@@ -62,7 +62,6 @@ def test_every_mode_gives_the_same_findings(tmp_path: Path, monkeypatch) -> None
     assert _flat(check_files(tasks, jobs=1, cache=warm_serial)) == serial
 
 
-
 def test_the_text_screen_drops_no_finding(monkeypatch) -> None:
     """Files the shape screen skips give no finding when the model is built anyway."""
     import re

@@ -54,8 +54,9 @@ def test_text_groups_by_file_with_caret_and_summary(project, write, run):
     assert lines[0] == "server.py"
     assert lines[1].startswith("  3:5 SWL002 [error] `server_loop` re-enters itself")
     assert lines[2:5] == ["   |", " 3 | def server_loop(state):", "   |     ^^^^^^^^^^^"]
-    assert lines[5].startswith("  4:11 SWL003 [warning] ")
-    assert lines[7:9] == [" 4 |     msg = receive()", "   |           ^^^^^^^^^"]
+    assert lines[5].startswith("     = help: A local call runs the caller's version")
+    assert lines[6].startswith("  4:11 SWL003 [warning] ")
+    assert lines[8:10] == [" 4 |     msg = receive()", "   |           ^^^^^^^^^"]
     assert "z/other.py" in lines
     assert lines[-1] == "Found 4 findings in 2 files (2 errors, 2 warnings)"
 
@@ -98,7 +99,7 @@ def test_concise(project, write, run):
     result = run("check", "--format", "concise", "server.py")
     lines = result.stdout.splitlines()
     assert lines[0].startswith("server.py:3:5: SWL002 `server_loop` re-enters itself only by local calls")
-    assert lines[1].startswith("server.py:4:11: SWL003 `receive()` in loop `server_loop`")
+    assert lines[1].startswith("server.py:4:11: SWL003 `receive()` waits with no timeout")
     assert lines[2] == "Found 2 findings in 1 file (1 error, 1 warning)"
 
 
@@ -228,7 +229,7 @@ def test_sarif_validates_and_carries_what_github_uses(project, write, run, sarif
         "endLine": 4,
         "endColumn": 20,
     }
-    assert swl003["message"]["text"].startswith("`receive()` in loop `server_loop`")
+    assert swl003["message"]["text"].startswith("`receive()` waits with no timeout")
 
 
 def test_sarif_fingerprints_survive_moved_lines(project, write, run):
