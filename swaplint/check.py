@@ -97,6 +97,7 @@ class Configs:
         self._by_dir: dict[Path, Config] = {}
         self._by_file: dict[Path, Config] = {}
         self._settings: dict[tuple[int, frozenset[str]], Settings] = {}
+        self.default = Config(root=cwd)
         self.forced: Config | None = None
         if request.config_path:
             self.forced = self._load(Path(request.config_path))
@@ -118,7 +119,7 @@ class Configs:
         directory = absolute if absolute.is_dir() else absolute.parent
         if directory not in self._by_dir:
             found = find_config_file(directory, on_unreadable=self._unreadable)
-            self._by_dir[directory] = self._load(found) if found else Config(root=self.cwd)
+            self._by_dir[directory] = self._load(found) if found else self.default
         return self._by_dir[directory]
 
     def _unreadable(self, path: Path, reason: str) -> None:

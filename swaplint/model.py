@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -1274,6 +1275,7 @@ class _Spawns:
         self.extra = frozenset(extra)
         self.module = module
 
+    @functools.cached_property
     def thread_classes(self) -> dict[str, ClassInfo]:
         return {
             name: info
@@ -1319,7 +1321,7 @@ class _Spawns:
         if shape is not None:
             target = _arg(ctor, shape.target_keyword, shape.target_position)
             return self._pick(target, caller, f"{name}(...){suffix}", shape.what)
-        info = self.thread_classes().get(name)
+        info = self.thread_classes.get(name)
         if info is not None:
             what = "process" if "Process" in info.bases else "thread"
             return info.methods["run"], f"{name}(){suffix}", what
@@ -1375,20 +1377,12 @@ def _handle_dropped(fn: Function, name: str) -> bool:
 # --------------------------------------------------------------------------------------
 
 
-def uses_runtime(tree: ast.Module) -> bool:
-    """Whether a file imports :mod:`swaplint.runtime` (at any depth)."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(RUNTIME):
-            return True
-        if isinstance(node, ast.Import) and any(a.name.startswith(RUNTIME) for a in node.names):
-            return True
-    return False
-
-
-def resolve_reload_model(setting: ReloadModel, tree: ast.Module) -> ReloadModel:
+def resolve_reload_model(setting: ReloadModel, imports: Iterable[tuple[str, str, int]]) -> ReloadModel:
+    """``auto``: the runtime model for a file that imports :mod:`swaplint.runtime`."""
     if setting is not ReloadModel.AUTO:
         return setting
-    return ReloadModel.RUNTIME if uses_runtime(tree) else ReloadModel.IMPORTLIB
+    uses = any(level == 0 and target.startswith(RUNTIME) for _, target, level in imports)
+    return ReloadModel.RUNTIME if uses else ReloadModel.IMPORTLIB
 
 
 def build_model(
@@ -1404,7 +1398,7 @@ def build_model(
     for stmt in tree.body:
         col.walk(stmt, _Ctx())
     resolver = _Resolver(col, module)
-    model = FileModel(module=module, reload_model=resolve_reload_model(reload_model, tree))
+    model = FileModel(module=module, reload_model=resolve_reload_model(reload_model, col.imports))
     model.functions = col.functions
 
     # Waits.
@@ -1491,26 +1485,29 @@ def build_model(
     # Spawns whose handle is thrown away.
     spawner = _Spawns(col, resolver, spawn_calls, module)
     runs_loop = _runs_loop(model, resolver)
+    handle_names = {call: name for fn in col.functions for name, call in fn.handles.items()}
     for info in col.calls:
         if info.in_lambda:
             continue
         found = None
         if info.statement:
             found = spawner.started(info.node, info.function)
-        if found is None and info.function is not None:
-            found = _local_handle(info, spawner)
+        if found is None and info.node in handle_names:
+            found = _local_handle(info, spawner, handle_names)
         if found is not None and runs_loop(found[0]):
             model.spawns.append(Spawn(info.node, found[0], found[1], found[2], info.function))
     return model
 
 
-def _local_handle(info: CallInfo, spawner: _Spawns) -> tuple[Function, str, str] | None:
+def _local_handle(
+    info: CallInfo, spawner: _Spawns, names: dict[ast.Call, str]
+) -> tuple[Function, str, str] | None:
     """``t = Thread(target=loop); t.start()`` with ``t`` never kept or joined."""
     fn = info.function
     assert fn is not None
-    for name, call in fn.handles.items():
-        if call is not info.node:
-            continue
+    name = names.get(info.node)
+    if name is not None:
+        call = info.node
         found = spawner.constructed(call, fn)
         if found is None:
             started = spawner.started(call, fn)
