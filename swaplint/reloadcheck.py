@@ -1724,6 +1724,104 @@ def _run_spawner(job: Job) -> ReloadVerdict:
     )
 
 
+# -- in-process use: the pytest helper ---------------------------------------------------------------------
+
+
+@dataclass
+class Observation:
+    """What happened to one loop run in this process across ``reloads`` reloads."""
+
+    module: str
+    function: str
+    label: str  # "thread 'worker'" / "task 'consumer'"
+    reloads: int
+    current: int
+    messages: tuple[Any, ...]
+    handled: list[str] = field(default_factory=list)  # one line per message fed after the reloads
+    stale: list[Any] = field(default_factory=list)  # live.StaleFrame of the loop after the reloads
+    problems: list[str] = field(default_factory=list)  # empty: reload-safe
+
+    @property
+    def safe(self) -> bool:
+        return not self.problems
+
+
+def observe(
+    path: str | os.PathLike[str],
+    function: str,
+    *,
+    args: Sequence[Any] | None = None,
+    messages: Sequence[Any] | None = None,
+    reloads: int = 3,
+    module: str | None = None,
+) -> Observation:
+    """Run ``function`` of the file in this process, feed it, reload ``reloads`` times, observe.
+
+    The loop starts in a daemon thread (an ``async def`` as a task on an event loop in a
+    thread), as :func:`verify_file` does in its child. After the reloads the messages are fed
+    again; the loop is reload-safe when each of them is handled entirely by the current
+    version's code, its stack does not grow per message, and it sees a stop request (when it
+    has a stop event, flag or message) within its timeout. Raises ``RuntimeError`` when the
+    loop cannot be run (the reason is the message).
+    """
+    from swaplint import live
+
+    path = os.fspath(path)
+    name = module or os.path.splitext(os.path.basename(path))[0]
+    job = Job(path, name, "", function, None if args is None else tuple(args), None)
+    try:
+        try:
+            mod = job.load()
+            consumer = job.start()
+        except _JobFailed as failed:
+            raise RuntimeError(failed.verdict.evidence) from None
+        job.register_inbox()
+        if not job.can_feed():
+            what = ", ".join(job.facts.receive_calls) or "no `.get()` of a parameter, attribute or global"
+            raise RuntimeError(f"`{function}` reads no queue that can be fed ({what})")
+        if messages is None:
+            messages = (PROBE_MESSAGE, *job.facts.literals)
+        fed = tuple(messages)
+        obs = Observation(name, function, consumer.label, reloads, 1, fed)
+        job.wait_idle(1.0)
+        depth0 = job.depth()
+        for message in fed:
+            if job.feed(message) is None or not consumer.alive():
+                obs.problems.append(
+                    f"{consumer.label} {_outcome_text(consumer)} on message {_short(message)}"
+                )
+                return obs
+        for _ in range(reloads):
+            live.reload(mod)
+        obs.current = live.current_version(mod)
+        time.sleep(job.settle)
+        obs.stale = _census(job)
+        for message in fed:
+            delivery = job.feed(message)
+            if delivery is None:
+                why = _outcome_text(consumer) if not consumer.alive() else "did not receive it in time"
+                obs.problems.append(f"{consumer.label} {why}: message {job.fed_count} ({_short(message)})")
+                break
+            line = _handled_text(Handled(delivery, _versions(delivery)), obs.current)
+            obs.handled.append(line)
+            if set(_versions(delivery)) - {obs.current}:
+                obs.problems.append(line)
+        depth = job.depth()
+        if fed and depth - depth0 >= len(fed):
+            obs.problems.append(
+                f"the stack of {consumer.label} grew from {depth0} to {depth} frames of "
+                f"`{function.rsplit('.', 1)[-1]}` over {_plural(2 * len(fed), 'message')}: it dies with "
+                f"RecursionError after about sys.getrecursionlimit() = {sys.getrecursionlimit()} messages"
+            )
+        if consumer.alive():
+            request, stopped = _stop(job)
+            if request is not None and not stopped:
+                obs.problems.append(f"{consumer.label} did not see {request} within {_stop_wait(job):g} s")
+        return obs
+    finally:
+        job.cleanup()
+
+
 # -- the child's entry point ------------------------------------------------------------------------------
 
 
