@@ -317,3 +317,50 @@ def test_a_module_that_fails_to_load_is_not_left_in_sys_modules(tmp_path: Path) 
     with pytest.raises(ValueError, match="boom"):
         live.load(path)
     assert "broken_live_mod" not in sys.modules
+
+
+def _doc_example() -> dict[str, Any]:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "live.md").read_text(encoding="utf-8")
+    block = text.split("<!-- tested: stale-code -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "docs/live.md", "exec"), namespace)
+    return namespace
+
+
+def test_the_documented_debug_endpoint(module: Any, tmp_path: Path) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+    from http.server import HTTPServer
+
+    example = _doc_example()
+    server = HTTPServer(("127.0.0.1", 0), example["DebugHandler"])
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    serving.start()
+    url = f"http://127.0.0.1:{server.server_port}/debug/stale-code"
+    q: queue.Queue[Any] = queue.Queue()
+    thread = threading.Thread(target=module.worker, args=(q,), name="svc-worker", daemon=True)
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            assert answer.status == 200
+            assert json.load(answer)["ok"] is True
+        thread.start()
+        _reload(module, tmp_path, 2)
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(url, timeout=5)
+        assert info.value.code == 409
+        report = json.load(info.value)
+        assert {
+            "thread": "svc-worker",
+            "function": f"{module.__name__}.worker",
+            "version": 1,
+        }.items() <= next(r for r in report["stale"] if r["thread"] == "svc-worker").items()
+        info.value.close()
+    finally:
+        q.put(None)
+        thread.join(5)
+        server.shutdown()
+        server.server_close()
+    assert example["stale_code_report"]()["stale"] == [] or all(
+        r["thread"] != "svc-worker" for r in example["stale_code_report"]()["stale"]
+    )
