@@ -136,7 +136,7 @@ def test_thread_that_returns_to_a_driver_moves_to_new_code(module: Any, tmp_path
     thread = threading.Thread(target=driver, name="driven", daemon=True)
     thread.start()
     try:
-        assert _wait(lambda: any(s.thread == "driven" for s in _census_all(module)))
+        assert _wait(lambda: "driven" in _threads_in_module(module))
         _reload(module, tmp_path, 2)
         assert _wait(lambda: not [s for s in live.stale([module]) if s.thread == "driven"])
         q.put(7)
@@ -146,14 +146,10 @@ def test_thread_that_returns_to_a_driver_moves_to_new_code(module: Any, tmp_path
         thread.join(5)
 
 
-def _census_all(module: Any) -> list[Any]:
-    """Frames of the module's current code, seen through a fake extra version (for waiting)."""
+def _threads_in_module(module: Any) -> set[str]:
+    """Names of the threads whose stack holds a frame of the module (any version)."""
     frames = sys._current_frames()
-    return [
-        type("F", (), {"thread": t.name})
-        for t in threading.enumerate()
-        if t.ident in frames and _runs(frames[t.ident], module)
-    ]
+    return {t.name for t in threading.enumerate() if t.ident in frames and _runs(frames[t.ident], module)}
 
 
 def _runs(frame: Any, module: Any) -> bool:
@@ -219,7 +215,7 @@ def test_asyncio_task_driven_from_outside_moves_to_new_code(module: Any, tmp_pat
                 await sys.modules[module.__name__].astep(q)
 
         future = asyncio.run_coroutine_threadsafe(driver(), loop)
-        assert _wait(lambda: any(s.kind == "task" for s in _stale_after_fake_reload(module)))
+        assert _wait(lambda: _task_in_module(module, loop))
         _reload(module, tmp_path, 2)
         assert _wait(lambda: live.stale([module]) == [])
         loop.call_soon_threadsafe(q.put_nowait, 5)
@@ -230,22 +226,10 @@ def test_asyncio_task_driven_from_outside_moves_to_new_code(module: Any, tmp_pat
         _stop_loop(loop, thread)
 
 
-def _stale_after_fake_reload(module: Any) -> list[Any]:
-    """Whether a task is suspended in the module's code: seen as a task frame of `astep`."""
-    frames = []
-    loop_tasks = []
-    for frame in sys._current_frames().values():
-        while frame is not None:
-            if frame.f_code.co_name == "run_forever":
-                loop_tasks.extend(asyncio.all_tasks(frame.f_locals["self"]))
-            frame = frame.f_back
-    for task in loop_tasks:
-        coro = task.get_coro()
-        while coro is not None and getattr(coro, "cr_frame", None) is not None:
-            if coro.cr_frame.f_globals is module.__dict__:
-                frames.append(type("F", (), {"kind": "task"}))
-            coro = coro.cr_await
-    return frames
+def _task_in_module(module: Any, loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether a task of the loop is suspended in a frame of the module (any version)."""
+    tasks = list(asyncio.all_tasks(loop))
+    return any(f.f_globals is module.__dict__ for task in tasks for f in live._task_frames(task))
 
 
 def test_loops_argument_sees_a_loop_that_is_not_running(module: Any, tmp_path: Path) -> None:
