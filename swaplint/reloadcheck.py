@@ -1703,8 +1703,13 @@ def _run_spawner(job: Job) -> ReloadVerdict:
             CONFIRMED,
             f"{spawner} started {what} and nothing holds {'it' if len(started) == 1 else 'them'} "
             f"(not {nowhere}); after {_plural(RELOADS, 'reload')} {first.kind} {first.thread!r} still runs "
-            f"`{first.function}` of version {first.version} at line {first.line}, and cannot be joined, "
-            "stopped or told to reload",
+            f"`{first.function}` of version {first.version} at line {first.line}, and "
+            + (
+                "cannot be awaited, cancelled or told to reload (the event loop keeps only a weak "
+                "reference to a task)"
+                if first.kind == "task"
+                else "cannot be joined, stopped or told to reload"
+            ),
         )
     if unheld:
         return ReloadVerdict(
