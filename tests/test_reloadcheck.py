@@ -117,6 +117,13 @@ def test_untracked_threads_are_confirmed_and_kept_ones_are_not(tmp_path: Path) -
     assert "all held by the value `start` returned" in verdict.evidence
 
 
+def test_an_untracked_asyncio_task_is_confirmed(tmp_path: Path) -> None:
+    (verdict,) = _verify(tmp_path, "untracked_task", LoopJob("SWL004", "main"))
+    assert verdict.status == CONFIRMED, verdict
+    assert re.match(r"`main` started 1 task \('Task-\d+'\) and nothing holds it", verdict.evidence), verdict
+    assert "still runs `consumer` of version 1 at line 11, and cannot be awaited, cancelled" in verdict.evidence
+
+
 def test_module_level_start_and_explicit_messages(tmp_path: Path) -> None:
     path = tmp_path / "boot.py"
     path.write_text(
