@@ -41,6 +41,7 @@ import os
 import pickle
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -292,6 +293,7 @@ class Study:
     params: list[ast.arg] = field(default_factory=list)  # without self/cls
     defaults: int = 0  # how many trailing params have defaults
     queue_params: set[str] = field(default_factory=set)
+    socket_params: set[str] = field(default_factory=set)  # read with `.recv()`: fed a socket pair
     event_params: set[str] = field(default_factory=set)
     queue_attrs: set[str] = field(default_factory=set)
     event_attrs: set[str] = field(default_factory=set)
@@ -396,10 +398,11 @@ def study(source: str, function: str) -> Study:
     }
 
     # Which parameter of each function is read as a queue / an event, to a fixed point over calls.
-    def direct(fn: FunctionNode, method: bool) -> tuple[set[str], set[str]]:
+    def direct(fn: FunctionNode, method: bool) -> tuple[set[str], set[str], set[str]]:
         names = {a.arg for a in _params(fn, method=method)}
         queues: set[str] = set()
         events: set[str] = set()
+        sockets: set[str] = set()
         for node in ast.walk(fn):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 target = node.func.value
@@ -408,13 +411,16 @@ def study(source: str, function: str) -> Study:
                         queues.add(target.id)
                     elif node.func.attr in ("is_set", "wait"):
                         events.add(target.id)
-        return queues, events
+                    elif node.func.attr == "recv":
+                        sockets.add(target.id)
+        return queues, events, sockets
 
     related: list[tuple[FunctionNode, bool]] = [(facts.node, facts.cls is not None)]
     queue_of: dict[str, set[str]] = {}
     event_of: dict[str, set[str]] = {}
+    socket_of: dict[str, set[str]] = {}
     for name, fn in mod.functions.items():
-        queue_of[name], event_of[name] = direct(fn, False)
+        queue_of[name], event_of[name], socket_of[name] = direct(fn, False)
     for _ in range(3):
         for name, fn in mod.functions.items():
             callee_params = {n: [a.arg for a in _params(f, method=False)] for n, f in mod.functions.items()}
@@ -432,10 +438,13 @@ def study(source: str, function: str) -> Study:
                                 queue_of[name].add(arg.id)
                             if p in event_of[called]:
                                 event_of[name].add(arg.id)
-    own_queues, own_events = direct(facts.node, facts.cls is not None)
+                            if p in socket_of[called]:
+                                socket_of[name].add(arg.id)
+    own_queues, own_events, own_sockets = direct(facts.node, facts.cls is not None)
     if facts.cls is None:
         own_queues |= queue_of.get(facts.node.name, set())
         own_events |= event_of.get(facts.node.name, set())
+        own_sockets |= socket_of.get(facts.node.name, set())
     # Functions and methods the loop calls (one or two levels), for literals and timeouts.
     seen: set[int] = {id(facts.node)}
     frontier = [facts.node]
@@ -461,9 +470,11 @@ def study(source: str, function: str) -> Study:
                     related.append((callee, facts.cls is not None and callee in facts.cls.body))
         frontier = nxt
     param_names = {a.arg for a in facts.params}
+    facts.socket_params = own_sockets & param_names
     facts.queue_params = (own_queues | {n for n in param_names if _queue_like(n)}) & param_names
+    facts.queue_params -= facts.socket_params
     facts.event_params = (own_events | {n for n in param_names if _event_like(n)}) & param_names
-    facts.event_params -= facts.queue_params
+    facts.event_params -= facts.queue_params | facts.socket_params
     timeouts: list[float] = []
     for fn, _method in related:
         for node in ast.walk(fn):
@@ -517,8 +528,12 @@ def study(source: str, function: str) -> Study:
                 if sample is not _NO_SAMPLE and sample not in facts.literals:
                     facts.literals.append(sample)
     facts.max_timeout = max(timeouts) if timeouts else None
+    facts.receive_calls = [
+        call for call in facts.receive_calls if call.split(".", 1)[0] not in facts.socket_params
+    ]
     for value in list(facts.literals):
-        if value is None or (isinstance(value, str) and value.lower() in STOP_WORDS):
+        word = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        if value is None or (isinstance(word, str) and word.strip().lower() in STOP_WORDS):
             facts.literals.remove(value)
             facts.stop_messages.append(value)
     return facts
@@ -567,8 +582,23 @@ def _pattern_sample(pattern: ast.pattern) -> Any:
 # The child: running a job for real
 # ================================================================================================
 
+
+class _FedSocket(socket.socket):
+    """One end of a real socket pair; its ``recv`` is Python code, so deliveries can be traced."""
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        data = super().recv(bufsize, flags)
+        return data
+
+
+def _to_bytes(message: Any) -> bytes:
+    if isinstance(message, bytes):
+        return message
+    return str(message).encode("utf-8")
+
+
 _GENERATOR_FLAGS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async gen
-_GET_CODES = frozenset({queue.Queue.get.__code__, asyncio.Queue.get.__code__})
+_GET_CODES = frozenset({queue.Queue.get.__code__, asyncio.Queue.get.__code__, _FedSocket.recv.__code__})
 _RETURN_OPS = frozenset(op for name, op in dis.opmap.items() if name == "RETURN_VALUE")
 
 
@@ -618,7 +648,7 @@ class Tracer:
 
     def local_get(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         if self.active and event == "return" and _returned(frame):
-            if id(frame.f_locals.get("self")) in self.fed:
+            if id(frame.f_locals.get("self")) in self.fed and arg != b"":
                 self._delivered(frame, arg)
         return self.local_get
 
@@ -795,6 +825,8 @@ class Job:
         self.loop_thread: threading.Thread | None = None
         self.instance: Any = None
         self.param_queue: Any = None
+        self.fed_socket: _FedSocket | None = None
+        self.peer: socket.socket | None = None
         self.stoppers: list[Callable[[], None]] = []
         self.fed_count = 0
         self.sentinel_fed = False
@@ -858,6 +890,13 @@ class Job:
             return self.call_in_loop(asyncio.Queue)
         return queue.Queue()
 
+    def _new_socket(self) -> _FedSocket:
+        if self.fed_socket is None:
+            ours, theirs = socket.socketpair()
+            self.fed_socket = _FedSocket(ours.family, ours.type, ours.proto, fileno=ours.detach())
+            self.peer = theirs
+        return self.fed_socket
+
     def _new_event(self) -> Any:
         if self._is_async():
             event = self.call_in_loop(asyncio.Event)
@@ -875,12 +914,15 @@ class Job:
         what: str,
         queues: set[str],
         events: set[str],
+        sockets: frozenset[str] = frozenset(),
     ) -> list[Any]:
         values: list[Any] = []
         rest = list(given or ())
         required = len(params) - defaults
         for i, param in enumerate(params):
-            if param.arg in queues:
+            if param.arg in sockets:
+                values.append(self._new_socket())
+            elif param.arg in queues:
                 if self.param_queue is None:
                     self.param_queue = self._new_queue()
                 values.append(self.param_queue)
@@ -966,7 +1008,13 @@ class Job:
         else:
             target = getattr(self.mod, facts.node.name)
             call_args = self._arguments(
-                facts.params, facts.defaults, self.args, name, facts.queue_params, facts.event_params
+                facts.params,
+                facts.defaults,
+                self.args,
+                name,
+                facts.queue_params,
+                facts.event_params,
+                frozenset(facts.socket_params),
             )
         for global_name in facts.event_globals:
             self.stoppers.append(self._global_event_setter(global_name))
@@ -1028,6 +1076,8 @@ class Job:
         """The queue to put the next message into (re-read: a reload may have replaced it)."""
         if self.param_queue is not None:
             return self.param_queue
+        if self.fed_socket is not None:
+            return self.fed_socket
         for attr in sorted(self.facts.queue_attrs):
             candidate = getattr(self.instance, attr, None)
             if isinstance(candidate, (queue.Queue, asyncio.Queue)):
@@ -1047,10 +1097,15 @@ class Job:
         self.tracer.fed[id(target)] = target
         self.fed_count += 1
         index = self.fed_count
+        if isinstance(target, socket.socket):
+            message = _to_bytes(message)
         if record:
             with self.tracer.lock:
                 self.tracer.pending.append((index, message))
-        if isinstance(target, asyncio.Queue):
+        if isinstance(target, socket.socket):
+            assert self.peer is not None
+            self.peer.sendall(message)
+        elif isinstance(target, asyncio.Queue):
             self.event_loop().call_soon_threadsafe(target.put_nowait, message)
         else:
             target.put(message)
@@ -1115,6 +1170,9 @@ class Job:
             self.put(self.facts.stop_messages[0], record=False)
             self.sentinel_fed = True
             return f"the stop message {_short(self.facts.stop_messages[0])}"
+        if messages and self.peer is not None:
+            self.peer.close()
+            return "the peer close the connection"
         return None
 
     def cleanup(self) -> None:
@@ -1367,6 +1425,8 @@ def _scenario(job: Job, messages: tuple[Any, ...]) -> ReloadVerdict:
         untimed = local.get("block", True) is not False and local.get("timeout") is None
         if waiting.f_code is asyncio.Queue.get.__code__:
             untimed = job.facts.max_timeout is None
+        if waiting.f_code is _FedSocket.recv.__code__:
+            untimed = job.fed_socket is not None and job.fed_socket.gettimeout() is None
     stale_text = _frame_text(_pick(stale_after, job.function), label) if stale_after else ""
 
     if job.code == "SWL003":
@@ -1545,7 +1605,7 @@ def _judge_growth(
     limit = sys.getrecursionlimit()
     # Push it to the limit with the trace hook off (it only slows this down).
     job.tracer.active = False
-    if job.can_feed():
+    if job.can_feed() and not isinstance(job.inbox(), socket.socket):  # a stream merges messages
         sample = fed[0]
         base = job.fed_count
         deadline = time.monotonic() + 10.0

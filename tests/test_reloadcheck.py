@@ -117,11 +117,31 @@ def test_untracked_threads_are_confirmed_and_kept_ones_are_not(tmp_path: Path) -
     assert "all held by the value `start` returned" in verdict.evidence
 
 
+def test_socket_handler_is_fed_through_a_real_socket_pair(tmp_path: Path) -> None:
+    pinned, idle = _verify(tmp_path, "socket_echo", LoopJob("SWL006", "serve"), LoopJob("SWL003", "serve"))
+    assert pinned.status == CONFIRMED, pinned
+    assert "message 3 was handled by version-1 code (`serve`) and version-3 code (`reply`)" in pinned.evidence
+    assert pinned.messages == (1, b"ping", 1, b"ping")
+    assert "it saw the peer close the connection" in pinned.evidence
+    assert idle.status == CONFIRMED, idle
+    assert "blocked in a receive with no timeout in `serve` of version 1 at line 17" in idle.evidence
+    fixed_dir = tmp_path / "fixed"
+    fixed_dir.mkdir()
+    pinned, idle = _verify(
+        fixed_dir, "socket_echo_fixed", LoopJob("SWL006", "serve"), LoopJob("SWL003", "serve")
+    )
+    assert pinned.status == NOT_REPRODUCED, pinned
+    assert "handled entirely by version-3 code (`step`, `reply`)" in pinned.evidence
+    assert idle.status == NOT_REPRODUCED, idle
+
+
 def test_an_untracked_asyncio_task_is_confirmed(tmp_path: Path) -> None:
     (verdict,) = _verify(tmp_path, "untracked_task", LoopJob("SWL004", "main"))
     assert verdict.status == CONFIRMED, verdict
     assert re.match(r"`main` started 1 task \('Task-\d+'\) and nothing holds it", verdict.evidence), verdict
-    assert "still runs `consumer` of version 1 at line 11, and cannot be awaited, cancelled" in verdict.evidence
+    assert (
+        "still runs `consumer` of version 1 at line 11, and cannot be awaited, cancelled" in verdict.evidence
+    )
 
 
 def test_module_level_start_and_explicit_messages(tmp_path: Path) -> None:
