@@ -158,6 +158,9 @@ def assert_reload_safe(
     ``args`` give the other start arguments. ``messages`` default to a probe and the literals
     the loop compares against. Returns the :class:`swaplint.reloadcheck.Observation`; raises
     :class:`ReloadUnsafe` with the stale frames when the loop is not reload-safe.
+
+    The loop runs in this process: its stop event, flag or stop message is used at the end,
+    but a loop that cannot be stopped keeps its daemon thread until the test process exits.
     """
     from swaplint.reloadcheck import observe
 
