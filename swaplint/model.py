@@ -1131,25 +1131,29 @@ def _only_waits(loop: LoopNode) -> bool:
 
 
 def _driver(site: LoopSite, resolver: _Resolver) -> bool:
-    """A body that reaches new code each iteration: every call it makes is by bare
-    name or through a module, never through ``self``/``cls`` or a function object
-    bound in the function; waits with a timeout; nothing else but simple control."""
+    """A body that hands every message to code looked up anew each iteration.
+
+    Every call it makes is a wait, or a call by bare name (a global lookup: the
+    newest version after a reload) or through an imported module. Calls through
+    ``self``/``cls``, on other objects (``seen.append(msg)``, ``conn.sendall(...)``)
+    or to functions bound in the function are handling done inline, in the frame's
+    own version. Besides those calls, only stop checks (``if msg is None: break``).
+    """
     fn = site.function
-    stale_roots = {"self", "cls"}
-    if fn.is_method and fn.first_param:
-        stale_roots.add(fn.first_param)
+    waits = {id(p.wait.node) for p in site.waits if not p.via}
 
     def call_ok(call: ast.Call) -> bool:
+        if id(call) in waits:
+            return True
         func = call.func
         if isinstance(func, ast.Name):
             if func.id in fn.children:
                 return False  # a nested def: captured with the old frame
-            local = fn.binds(func.id) and func.id not in resolver.bindings
-            return not local or (fn, func.id) in resolver.col.aliases
+            return not fn.binds(func.id) or func.id in resolver.bindings
         root = func
-        while isinstance(root, (ast.Attribute, ast.Call, ast.Subscript)):
-            root = root.func if isinstance(root, ast.Call) else root.value
-        return not (isinstance(root, ast.Name) and root.id in stale_roots)
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        return isinstance(root, ast.Name) and root.id in resolver.bindings and not fn.binds(root.id)
 
     def expr_ok(expr: ast.expr | None) -> bool:
         if expr is None:
@@ -1199,9 +1203,7 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
             return False
         return True
 
-    if isinstance(site.node, ast.While) and not expr_ok(site.node.test):
-        return False
-    return suite_ok(site.node.body)
+    return suite_ok(site.node.body)  # the test is a stop check: `while not stop.is_set()`
 
 
 def _escapes(fn: Function, resolver: _Resolver, loop_fns: set[Function]) -> bool:

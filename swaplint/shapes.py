@@ -291,7 +291,8 @@ def needles(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
     """
     special = {"get", "read", "readline", "readexactly", "readuntil"}
     methods = sorted(set(METHODS) - special)
-    functions = sorted({n.rsplit(".", 1)[-1] for n in FUNCTIONS} | {n.rsplit(".", 1)[-1] for n in extra if n})
+    functions = sorted({n.rsplit(".", 1)[-1] for n in FUNCTIONS})
+    configured = sorted({re.escape(n.rsplit(".", 1)[-1]) for n in extra if n})  # any mention: aliases too
     spawn_calls = sorted(set(SPAWN_METHODS) | {n.rsplit(".", 1)[-1] for n in SPAWN_FUNCTIONS})
     streams = "|".join(sorted(STREAM_WORDS))
     words = "|".join(sorted(ITERATION_WORDS))
@@ -308,4 +309,6 @@ def needles(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
         r"\bfor\b[^\n]*?\bin\s+[\w.]*?(?:\b|_)(?i:" + words + r")s?(?:\b|_)",
         r"=\s*[\w.]+\.(?:" + "|".join(sorted(METHODS)) + r")\s*$",  # `get = self.queue.get`
     ]
+    if configured:
+        alternatives.append(r"\b(?:" + "|".join(configured) + r")\b")
     return re.compile("|".join(alternatives), re.MULTILINE)

@@ -104,7 +104,7 @@ def test_snippets_respect_async_generators_and_static_methods():
             async def agen(self):
                 while True:
                     item = await self.q.get()
-                    yield item
+                    yield self.transform(item)
         """
     )
     fixes = {f.function: f.fix.snippet for f in check_source(source, "c.py").findings if f.fix}
