@@ -250,6 +250,7 @@ CHECK_OPTIONS: list[Callable[[F], F]] = [
     click.option(
         "--verify-mode", type=click.Choice(("on", "strict"), case_sensitive=False), default="on", hidden=True
     ),
+    click.option("--watch", "-w", is_flag=True, help="Check once, then re-check files as they change."),
     click.version_option(__version__, "--version", prog_name="swaplint", message="%(prog)s %(version)s"),
 ]
 
@@ -279,6 +280,7 @@ class CheckOptions:
     diff_base: str | None = None
     verify: bool = False
     verify_mode: str = "on"
+    watch: bool = False
 
 
 def check_options(func: F) -> F:
@@ -317,6 +319,10 @@ def check(ctx: click.Context, **kwargs: Any) -> None:
     """
     kwargs["output_format"] = kwargs["output_format"].lower()
     kwargs["verify_mode"] = kwargs["verify_mode"].lower()
+    if kwargs["watch"]:
+        from swaplint.watch import watch
+
+        ctx.exit(watch(CheckOptions(**kwargs)))
     ctx.exit(run_check(CheckOptions(**kwargs)))
 
 
@@ -598,6 +604,14 @@ def rule_command(code: Any, output_format: str, no_color: bool) -> None:
         f"# {rule.code} {rule.name}\n\nSeverity: **{rule.severity.value}**. Docs: <{rule_url(rule.code)}>\n\n"
     )
     console.print(Markdown(header + rule.doc()))
+
+
+@cli.command("server")
+def server_command() -> None:
+    """Run the language server (LSP over stdin/stdout) for editors."""
+    from swaplint.server import main as serve
+
+    serve()
 
 
 @cli.command("rules")

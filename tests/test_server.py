@@ -97,9 +97,11 @@ class LspClient:
 
     def diagnostics(self, uri: str, version: int) -> list[dict[str, Any]]:
         message = self.wait_for(
-            lambda m: m.get("method") == "textDocument/publishDiagnostics"
-            and m["params"]["uri"] == uri
-            and m["params"].get("version") == version
+            lambda m: (
+                m.get("method") == "textDocument/publishDiagnostics"
+                and m["params"]["uri"] == uri
+                and m["params"].get("version") == version
+            )
         )
         result: list[dict[str, Any]] = message["params"]["diagnostics"]
         return result
@@ -176,7 +178,7 @@ def test_open_change_code_action_hover_shutdown(client: LspClient, tmp_path: Pat
     assert wait["codeDescription"]["href"].endswith("#swl003")
     assert "q.get()" in wait["message"]
 
-    # Quick fix: add `# noqa: SWL003` to the flagged line.
+    # Quick fix: add a noqa comment for SWL003 to the flagged line.
     actions = client.request(
         "textDocument/codeAction",
         {
