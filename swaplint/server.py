@@ -72,7 +72,8 @@ class _Project:
     excluder: Excluder
 
 
-_projects: dict[tuple[Path | None, int], _Project] = {}
+#: config file (None: no file) -> (its mtime, the project); a changed file is reloaded.
+_projects: dict[Path | None, tuple[int, _Project]] = {}
 
 
 def _project_for(path: str) -> _Project:
@@ -82,22 +83,23 @@ def _project_for(path: str) -> _Project:
         stamp = found.stat().st_mtime_ns if found is not None else 0
     except OSError:
         stamp = 0
-    key = (found, stamp)
-    project = _projects.get(key)
-    if project is None:
-        config = load_config(found) if found is not None else Config()
-        enabled = resolve_selection(Selection(config.select, config.extend_select, config.ignore))
-        settings = Settings(
-            enabled=enabled,
-            receive_calls=config.receive_calls,
-            spawn_calls=config.spawn_calls,
-            src=config.src,
-        )
-        patterns = [PatternSet(config.root, config.extend_exclude)]
-        if config.exclude is not None:
-            patterns.insert(0, PatternSet(config.root, config.exclude))
-        excluder = Excluder(patterns=patterns, use_default_excludes=config.exclude is None)
-        project = _projects[key] = _Project(config, settings, excluder)
+    cached = _projects.get(found)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    config = load_config(found) if found is not None else Config()
+    enabled = resolve_selection(Selection(config.select, config.extend_select, config.ignore))
+    settings = Settings(
+        enabled=enabled,
+        receive_calls=config.receive_calls,
+        spawn_calls=config.spawn_calls,
+        src=config.src,
+    )
+    patterns = [PatternSet(config.root, config.extend_exclude)]
+    if config.exclude is not None:
+        patterns.insert(0, PatternSet(config.root, config.exclude))
+    excluder = Excluder(patterns=patterns, use_default_excludes=config.exclude is None)
+    project = _Project(config, settings, excluder)
+    _projects[found] = (stamp, project)
     return project
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from typing import IO, Any
 
 import pytest
 
-from swaplint.server import _lines, noqa_edit
+from swaplint.config import ConfigError
+from swaplint.findings import Finding, Related, Severity
+from swaplint.server import _lines, _lint, noqa_edit, to_diagnostic
 
 #: Every wait for a message from the server is bounded by this many seconds.
 TIMEOUT = 30.0
@@ -350,3 +353,47 @@ def test_positions_count_utf16_units() -> None:
     assert edit is not None
     assert edit.range.start.character == len(line) + 1  # the emoji is two UTF-16 units
     assert _lines("a\r\nb\rc\n") == ["a", "b", "c", ""]
+
+
+def test_diagnostic_carries_help_related_information_and_docs_link() -> None:
+    finding = Finding(
+        code="SWL002",
+        name="unqualified-recursion",
+        path="w.py",
+        line=1,
+        column=5,
+        end_line=1,
+        end_column=11,
+        message="re-enters itself by its bare name",
+        severity=Severity.ERROR,
+        help="call it through its module",
+        related=(Related(2, 12, "the re-entry"),),
+    )
+    uri = "file:///p/w.py"
+    lines = ["def worker(q):", "    return worker(q)  ", ""]
+    diagnostic = to_diagnostic(finding, uri, lines, "utf-16")
+    assert (diagnostic.range.start.line, diagnostic.range.start.character) == (0, 4)
+    assert (diagnostic.range.end.line, diagnostic.range.end.character) == (0, 10)
+    assert diagnostic.message == "re-enters itself by its bare name\n\ncall it through its module"
+    assert diagnostic.code_description is not None
+    assert diagnostic.code_description.href.endswith("#swl002")
+    assert diagnostic.related_information is not None
+    (related,) = diagnostic.related_information
+    assert related.location.uri == uri and related.message == "the re-entry"
+    assert (related.location.range.start.line, related.location.range.start.character) == (1, 11)
+    assert related.location.range.end.character == len("    return worker(q)")
+
+
+def test_lint_rereads_a_changed_configuration(tmp_path: Path) -> None:
+    config = tmp_path / "swaplint.toml"
+    config.write_text('ignore = ["SWL006"]\n')
+    path = str(tmp_path / "worker.py")
+    assert {f.code for f in _lint(path, HAZARD)} == {"SWL003"}
+    config.write_text('select = ["SWL006"]\n')
+    stat = config.stat()
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a visibly newer file
+    assert {f.code for f in _lint(path, HAZARD)} == {"SWL006"}
+    config.write_text("select = 3\n")
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000))
+    with pytest.raises(ConfigError):
+        _lint(path, HAZARD)
