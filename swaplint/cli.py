@@ -250,7 +250,7 @@ CHECK_OPTIONS: list[Callable[[F], F]] = [
     click.option(
         "--verify-mode", type=click.Choice(("on", "strict"), case_sensitive=False), default="on", hidden=True
     ),
-    click.option("--watch", "-w", is_flag=True, help="Check once, then re-check files as they change."),
+    click.option("--watch", is_flag=True, help="Check once, then re-check files as they change."),
     click.version_option(__version__, "--version", prog_name="swaplint", message="%(prog)s %(version)s"),
 ]
 
@@ -607,7 +607,13 @@ def rule_command(code: Any, output_format: str, no_color: bool) -> None:
 
 
 @cli.command("server")
-def server_command() -> None:
+@click.option(
+    "--stdio",
+    is_flag=True,
+    hidden=True,
+    help="Accepted for LSP clients that pass it (stdio is the only transport).",
+)
+def server_command(stdio: bool) -> None:
     """Run the language server (LSP over stdin/stdout) for editors."""
     from swaplint.server import main as serve
 

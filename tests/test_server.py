@@ -30,10 +30,10 @@ CLEAN = "def worker(q):\n    return q\n"
 class LspClient:
     """A minimal LSP client: frames messages, reads the server's in a thread."""
 
-    def __init__(self, cwd: Path, stderr: IO[bytes]) -> None:
+    def __init__(self, cwd: Path, stderr: IO[bytes], args: tuple[str, ...] = ("server",)) -> None:
         # The real command: `swaplint server`, through the console script's entry point.
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from swaplint.cli import main; main()", "server"],
+            [sys.executable, "-c", "from swaplint.cli import main; main()", *args],
             cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -297,10 +297,21 @@ def test_configuration_is_found_per_file(client: LspClient, tmp_path: Path) -> N
     assert client.close() == 0
 
 
-def test_broken_configuration_is_shown_once(client: LspClient, tmp_path: Path) -> None:
+def test_broken_configuration_is_shown_once(tmp_path: Path) -> None:
     (tmp_path / "swaplint.toml").write_text("select = 3\n")
     path = tmp_path / "worker.py"
-    initialize(client, tmp_path)
+    with open(tmp_path / "server.log", "wb") as stderr:
+        client = LspClient(tmp_path, stderr, ("server", "--stdio"))  # as some clients start it
+        try:
+            check_broken_configuration(client, path)
+        finally:
+            if client.proc.poll() is None:
+                client.proc.kill()
+                client.proc.wait(timeout=TIMEOUT)
+
+
+def check_broken_configuration(client: LspClient, path: Path) -> None:
+    initialize(client, path.parent)
     client.notify(
         "textDocument/didOpen",
         {"textDocument": {"uri": path.as_uri(), "languageId": "python", "version": 1, "text": HAZARD}},
