@@ -287,6 +287,16 @@ def test_configuration_is_found_per_file(client: LspClient, tmp_path: Path) -> N
     for path, codes in expected.items():
         assert {d["code"] for d in client.diagnostics(path.as_uri(), 7)} == codes, path
 
+    # Saving the configuration in the editor re-checks the open documents under it.
+    config = relaxed / "pyproject.toml"
+    config.write_text("[tool.swaplint]\n")
+    client.notify("textDocument/didSave", {"textDocument": {"uri": config.as_uri()}})
+    worker = (relaxed / "pkg" / "worker.py").as_uri()
+    message = client.wait_for(
+        lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == worker
+    )
+    assert {d["code"] for d in message["params"]["diagnostics"]} == {"SWL003", "SWL006"}
+
     # Closing a document clears its diagnostics.
     uri = (strict / "pkg" / "worker.py").as_uri()
     client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
