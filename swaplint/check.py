@@ -262,8 +262,13 @@ def _verify(outcome: Outcome, configs: Configs, *, strict: bool) -> list[FileRes
 
 
 def lint_text(source: str, path: str, *, cwd: str | os.PathLike[str] | None = None) -> FileResult:
-    """Check one buffer (an editor's unsaved text) under the configuration of ``path``."""
+    """Check one buffer (an editor's unsaved text) as ``swaplint check`` would check ``path``:
+    its configuration, selection and per-file ignores; nothing when its config excludes it.
+    Raises :class:`CheckError` for a broken configuration."""
     base = Path(os.path.abspath(cwd if cwd is not None else os.getcwd()))
     configs = Configs(Request(), base, [])
+    config = configs.for_path(path)
+    if is_path_excluded(path, configs.excluder(config), cwd=str(config.root)):
+        return FileResult(path=path)
     settings = configs.settings_for(path)
     return check_source(source, path, dataclasses.replace(settings, max_file_size=0))

@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -29,6 +29,9 @@ from swaplint import __version__
 from swaplint.config import expand_selector
 from swaplint.findings import ReloadModel
 from swaplint.output import FORMAT_NAMES, RunReport, SourceCache, get_formatter, rule_url
+
+if TYPE_CHECKING:
+    from swaplint.check import Request
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -257,6 +260,7 @@ CHECK_OPTIONS: list[Callable[[F], F]] = [
         metavar="BYTES",
         help="Skip larger files with a notice (default 4 MB; 0: no limit).",
     ),
+    click.option("--watch", is_flag=True, help="Check once, then re-check files as they change."),
     click.version_option(__version__, "--version", prog_name="swaplint", message="%(prog)s %(version)s"),
 ]
 
@@ -288,6 +292,7 @@ class CheckOptions:
     verify_mode: str = "on"
     reload_model: str | None = None
     max_file_size: int | None = None
+    watch: bool = False
 
 
 def check_options(func: F) -> F:
@@ -328,19 +333,24 @@ def check(ctx: click.Context, **kwargs: Any) -> None:
     kwargs["verify_mode"] = kwargs["verify_mode"].lower()
     if kwargs["reload_model"]:
         kwargs["reload_model"] = kwargs["reload_model"].lower()
-    ctx.exit(run_check(CheckOptions(**kwargs)))
+    opts = CheckOptions(**kwargs)
+    if opts.watch:
+        from swaplint.watch import watch
+
+        ctx.exit(watch(opts, make_request(opts, read_stdin=False)))
+    ctx.exit(run_check(opts))
 
 
-def run_check(opts: CheckOptions) -> int:
-    """Run ``swaplint check``; returns the exit code. The work is :func:`swaplint.check.run`."""
-    from swaplint.check import CheckError, Request, run
+def make_request(opts: CheckOptions, *, read_stdin: bool = True) -> Request:
+    """The check the command line asks for (see :class:`swaplint.check.Request`)."""
+    from swaplint.check import Request
 
     paths = opts.paths
     if opts.stdin_filename and not paths:
         paths = ("-",)  # as ruff: --stdin-filename alone reads stdin
     elif opts.stdin_filename and "-" not in paths:
         raise click.UsageError("--stdin-filename names the source read from stdin: pass '-' as the path")
-    request = Request(
+    return Request(
         paths=paths,
         select=opts.select,
         ignore=opts.ignore,
@@ -349,7 +359,7 @@ def run_check(opts: CheckOptions) -> int:
         extend_exclude=opts.extend_exclude,
         config_path=opts.config_path,
         force_exclude=opts.force_exclude,
-        stdin=sys.stdin.buffer.read() if "-" in paths else None,
+        stdin=sys.stdin.buffer.read() if read_stdin and "-" in paths else None,
         stdin_filename=opts.stdin_filename,
         jobs=opts.jobs,
         use_cache=not opts.no_cache,
@@ -361,6 +371,13 @@ def run_check(opts: CheckOptions) -> int:
         verify_strict=opts.verify_mode == "strict",
         progress=False if opts.quiet else None,
     )
+
+
+def run_check(opts: CheckOptions) -> int:
+    """Run ``swaplint check``; returns the exit code. The work is :func:`swaplint.check.run`."""
+    from swaplint.check import CheckError, run
+
+    request = make_request(opts)
     try:
         outcome = run(request)
     except CheckError as exc:
@@ -502,6 +519,20 @@ def rule_command(code: Any, output_format: str, no_color: bool) -> None:
         f"# {rule.code} {rule.name}\n\nSeverity: **{rule.severity.value}**. Docs: <{rule_url(rule.code)}>\n\n"
     )
     console.print(Markdown(header + rule.doc()))
+
+
+@cli.command("server")
+@click.option(
+    "--stdio",
+    is_flag=True,
+    hidden=True,
+    help="Accepted for LSP clients that pass it (stdio is the only transport).",
+)
+def server_command(stdio: bool) -> None:
+    """Run the language server (LSP over stdin/stdout) for editors."""
+    from swaplint.server import main as serve
+
+    serve()
 
 
 @cli.command("rules")
