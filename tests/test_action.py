@@ -30,7 +30,10 @@ ACTION = yaml.safe_load((REPO / "action.yml").read_text())
 #: Every step's subprocess is bounded by this many seconds.
 TIMEOUT = 300
 
-HAZARD = "def worker(q):\n    while True:\n        job = q.get()\n        print(job)\n"
+HAZARD = (
+    "def worker(q):\n    while True:\n        job = q.get()\n        print(job)\n\n\n"
+    "class Pump:\n    def run(self):\n        while True:\n            self.step(self.q.get(timeout=1))\n"
+)
 CLEAN = "def worker(q):\n    return q\n"
 
 #: The steps after the install step (which the ``runner`` fixture runs once).

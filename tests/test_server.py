@@ -23,7 +23,10 @@ from swaplint.server import _lines, _lint, noqa_edit, to_diagnostic
 #: Every wait for a message from the server is bounded by this many seconds.
 TIMEOUT = 30.0
 
-HAZARD = "def worker(q):\n    while True:\n        job = q.get()\n        print(job)\n"
+HAZARD = (
+    "def worker(q):\n    while True:\n        job = q.get()\n        print(job)\n\n\n"
+    "class Pump:\n    def run(self):\n        while True:\n            self.step(self.q.get(timeout=1))\n"
+)
 CLEAN = "def worker(q):\n    return q\n"
 
 
@@ -211,7 +214,7 @@ def test_open_change_code_action_hover_shutdown(client: LspClient, tmp_path: Pat
 
     # Hover on the flagged `while` shows the rule's documentation.
     hover = client.request(
-        "textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 6}}
+        "textDocument/hover", {"textDocument": {"uri": uri}, "position": {"line": 8, "character": 10}}
     )
     assert hover["contents"]["kind"] == "markdown"
     text = hover["contents"]["value"]

@@ -17,7 +17,7 @@ from typing import IO
 import pytest
 from click.testing import CliRunner
 
-from swaplint.cli import CheckOptions, cli
+from swaplint.cli import CheckOptions, cli, make_request
 from swaplint.watch import Watcher
 
 #: Every wait for the watcher's output is bounded by this many seconds.
@@ -26,9 +26,12 @@ TIMEOUT = 15.0
 #: (measured: 0.15-0.2 s); this leaves headroom for a loaded CI machine.
 REACTION = 5.0
 
-HAZARD = "def worker(q):\n    while True:\n        job = q.get()\n        print(job)\n"
+HAZARD = (
+    "def worker(q):\n    while True:\n        job = q.get()\n        print(job)\n\n\n"
+    "class Pump:\n    def run(self):\n        while True:\n            self.step(self.q.get(timeout=1))\n"
+)
 #: A loop (re-entered through its module, ``{0}``) whose wait has no timeout: SWL003 on line 4.
-WAIT_ONLY = "import {0}\n\ndef worker(q):\n    job = q.get()\n    return {0}.worker(q)\n"
+WAIT_ONLY = "import {0}\n\ndef worker(q):\n    while True: {0}.handle(q.get())\n"  # SWL003 only
 CLEAN = "def worker(q):\n    return q\n"
 
 
@@ -128,7 +131,7 @@ def test_watch_reports_a_new_finding_on_save(
     # A configuration file appears: reloaded, everything re-checked.
     save(project / "swaplint.toml", 'ignore = ["SWL006"]\n')
     update = out.wait_for("configuration reloaded")
-    assert update[0].startswith("fixed: proj/worker.py:2:")
+    assert update[0].startswith("fixed: proj/worker.py:9:")
     assert "Found 1 finding in 1 file" in update[-1]
 
     proc.send_signal(signal.SIGINT)  # Ctrl-C
@@ -143,7 +146,8 @@ def watcher(tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch) -> t
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SWAPLINT_CACHE_DIR", str(tmp_path / "cache"))
     out = io.StringIO()
-    w = Watcher(CheckOptions(paths=("proj",), no_color=True, output_format="concise"), out)
+    opts = CheckOptions(paths=("proj",), no_color=True, output_format="concise")
+    w = Watcher(opts, make_request(opts, read_stdin=False), out)
     assert w.first_run() == 1
     assert out.getvalue().count("proj/worker.py") == 2
     out.truncate(0)
@@ -163,8 +167,7 @@ def test_moved_finding_is_neither_new_nor_fixed(watcher: tuple[Watcher, io.Strin
     out.seek(0)
     w.update({str(project / "worker.py")})
     fixed = [line for line in out.getvalue().splitlines() if line.startswith("fixed:")]
-    assert sorted(fixed)[0].startswith("fixed: proj/worker.py:4:")
-    assert len(fixed) == 2
+    assert sorted(line.split(":")[2] for line in fixed) == ["11", "5"]
 
 
 def test_new_and_deleted_files(watcher: tuple[Watcher, io.StringIO], project: Path) -> None:
