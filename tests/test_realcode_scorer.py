@@ -235,16 +235,22 @@ def test_load_labels_validates(tmp_path: Path) -> None:
 
 
 def test_check_sites_reports_missing_files_and_spans_past_the_end(tmp_path: Path) -> None:
-    (tmp_path / "a.py").write_text("x = 1\ny = 2\n")
+    (tmp_path / "a.py").write_text("x = 1\ny = 2\n\nwhile x:\n    y()\n")
     sites = [
         rc.Site("p", "a.py", 1, 2, "", "clean", (), "", ""),
         rc.Site("p", "a.py", 2, 9, "", "clean", (), "", ""),
+        rc.Site("p", "a.py", 3, 5, "", "clean", (), "", ""),
+        rc.Site("p", "a.py", 4, 5, "", "clean", (), "", ""),
+        rc.Site("p", "a.py", 4, 5, "", "hazard", ("SWL006",), "", ""),
         rc.Site("p", "b.py", 1, 1, "", "clean", (), "", ""),
     ]
     problems = rc.check_sites(sites, tmp_path)
     assert any("a.py:2-9" in p and "past the end" in p for p in problems)
+    assert any("a.py:3-5" in p and "starts no statement" in p for p in problems)
+    assert any("a.py:4-5" in p and "labelled twice" in p for p in problems)
     assert any("b.py" in p and "no such file" in p for p in problems)
     assert not any("a.py:1-2" in p for p in problems)
+    assert len(problems) == 4
 
 
 # --------------------------------------------------------------------------- scoring

@@ -285,7 +285,8 @@ def load_labels(path: Path, project: str) -> list[Site]:
 
 
 def check_sites(sites: Sequence[Site], subtree: Path) -> list[str]:
-    """Problems of labels against the unpacked source: missing files, spans past the end, overlaps."""
+    """Problems of labels against the unpacked source: missing files, spans past the end,
+    spans that start on no statement or expression (an off-by-one label), duplicates."""
     problems: list[str] = []
     by_file: dict[str, list[Site]] = defaultdict(list)
     for site in sites:
@@ -295,9 +296,19 @@ def check_sites(sites: Sequence[Site], subtree: Path) -> list[str]:
         if not path.is_file():
             problems.extend(f"{s.project}: {s.where()}: no such file" for s in group)
             continue
-        count = len(path.read_text(encoding="utf-8", errors="replace").splitlines())
+        source = path.read_text(encoding="utf-8", errors="replace")
+        count = len(source.splitlines())
         problems.extend(
             f"{s.project}: {s.where()}: past the end ({count} lines)" for s in group if s.end > count
+        )
+        try:
+            starts = {n.lineno for n in ast.walk(ast.parse(source)) if isinstance(n, ast.stmt | ast.expr)}
+        except SyntaxError:
+            starts = set()
+        problems.extend(
+            f"{s.project}: {s.where()}: line {s.start} starts no statement or expression"
+            for s in group
+            if starts and s.start not in starts and s.end <= count
         )
         spans = sorted(group, key=lambda s: (s.start, s.end))
         for a, b in itertools.pairwise(spans):
