@@ -177,6 +177,7 @@ class CallInfo:
     statement: bool = False  # an expression statement, or assigned to ``_``
     wrapper: ast.Call | None = None  # the call this one is a direct argument of
     timeout_withs: tuple[ast.withitem, ...] = ()  # enclosing ``async with`` items
+    handler: str | None = None  # inside an ``except`` suite: what it catches
 
 
 @dataclass(eq=False)
@@ -246,6 +247,10 @@ class ReEntry:
     via: Via
     returned: bool
     not_tail: str | None
+    #: Inside a ``for`` loop: a walk over a structure, not one step per message.
+    in_for: bool = False
+    #: Inside an ``except`` suite: what it catches.
+    handler: str | None = None
 
     @property
     def qualified(self) -> bool:
@@ -318,6 +323,8 @@ class _Ctx:
     not_tail: str | None = None
     in_lambda: bool = False
     timeout_withs: tuple[ast.withitem, ...] = ()
+    #: Inside an ``except`` suite: the text of what it catches ("" for a bare except).
+    handler: str | None = None
 
 
 class _Collector:
@@ -371,9 +378,18 @@ class _Collector:
                         self.walk(item, ctx)
             elif isinstance(value, ast.AST) and name != "body":
                 self.walk(value, ctx)
+        handlers = {}
+        if isinstance(node, (ast.Try, ast.TryStar)):
+            handlers = {id(h.body): ast.unparse(h.type) if h.type is not None else "" for h in node.handlers}
         for suite, reason in held:
             inner = _Ctx(
-                ctx.function, ctx.cls, ctx.loops, ctx.not_tail or reason, ctx.in_lambda, ctx.timeout_withs
+                ctx.function,
+                ctx.cls,
+                ctx.loops,
+                ctx.not_tail or reason,
+                ctx.in_lambda,
+                ctx.timeout_withs,
+                handlers.get(id(suite), ctx.handler),
             )
             for stmt in suite:
                 self.walk(stmt, inner)
@@ -533,7 +549,12 @@ class _Collector:
                 ctor = (dotted_name(value.func) or "").rsplit(".", 1)[-1]
                 if ctor:
                     self.constructed.setdefault(text, ctor)
-                if isinstance(target, ast.Name) and ctx.function is not None and not ctx.in_lambda:
+                if (
+                    isinstance(target, ast.Name)
+                    and ctx.function is not None
+                    and not ctx.in_lambda
+                    and all(isinstance(t, ast.Name) for t in targets)  # `self.t = t = Thread()`: kept
+                ):
                     ctx.function.handles.setdefault(target.id, value)
             if (
                 isinstance(value, ast.Attribute)
@@ -621,6 +642,7 @@ class _Collector:
             not_tail=ctx.not_tail,
             in_lambda=ctx.in_lambda,
             timeout_withs=ctx.timeout_withs,
+            handler=ctx.handler,
         )
         self.calls.append(info)
         self.call_info[node] = info
@@ -811,7 +833,7 @@ class _Waits:
             alias = self.col.aliases[(info.function, func.id)]
             receiver, name = alias.value, alias.attr
             label = f"{func.id}() = {short(alias)}()"
-        if receiver is None or resolved is not None:
+        if receiver is None or (isinstance(receiver, ast.Name) and resolved is not None):
             return None  # ``os.read(fd, n)``: a module's function, not a method of an object
         shape = shapes.METHODS.get(name)
         if shape is None or any(isinstance(a, ast.Starred) for a in call.args):
@@ -828,8 +850,19 @@ class _Waits:
             wait: Default | None = Default.POLL
         elif name == "get":
             wait = self._queue_get(call, receiver_text, words)
+        elif name == "select" and len(call.args) >= 3:
+            wait = _timeout(call, shapes.Timeout(("timeout",), 3))  # select.select's signature
         elif name in ("select", "poll") and call.args and not _timeout_like(call.args[0]):
             return None
+        elif name == "join" and not (
+            any(k.arg == "timeout" for k in call.keywords)
+            or (
+                call.args
+                and isinstance(call.args[0], ast.Constant)
+                and isinstance(call.args[0].value, (int, float))
+            )
+        ):
+            return None  # `", ".join(parts)`, or a join with no timeout: not a wait of a loop
         else:
             wait = _timeout(call, shape.timeout)
         if wait is None:
@@ -913,7 +946,7 @@ class _Waits:
                     return self._iteration(node, ctx, label, dotted_name(func.value))
             return None
         if isinstance(source, (ast.Name, ast.Attribute)):
-            if shapes.name_words(last_name(source)) & shapes.ITERATION_WORDS:
+            if shapes.last_word(last_name(source)) in shapes.ITERATION_WORDS:
                 return self._iteration(node, ctx, label, dotted_name(source))
         return None
 
@@ -966,7 +999,9 @@ def _timeout_like(expr: ast.expr) -> bool:
 
 def _condition(node: LoopNode, iteration: Wait | None) -> Condition:
     if not isinstance(node, ast.While):
-        return Condition.ITERATION if iteration is not None else Condition.BOUNDED
+        if iteration is not None:
+            return Condition.ITERATION
+        return Condition.FOREVER if _counting(node) else Condition.BOUNDED
     test = node.test
     if isinstance(test, ast.Constant):
         return Condition.FOREVER if test.value else Condition.BOUNDED
@@ -975,8 +1010,8 @@ def _condition(node: LoopNode, iteration: Wait | None) -> Condition:
             isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in sub.ops
         ):
             return Condition.BOUNDED
-        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "len":
-            return Condition.BOUNDED
+        if isinstance(sub, ast.Call) and last_name(sub.func) in ("len", "empty", "qsize"):
+            return Condition.BOUNDED  # runs while there is something left: a drain
     return Condition.FLAG
 
 
@@ -1020,10 +1055,11 @@ def _in_try_body(loop: LoopNode, target: ast.stmt) -> bool:
 class _Loops:
     """Decides which loops are loop sites, following helper calls for their waits."""
 
-    def __init__(self, col: _Collector, resolver: _Resolver, waits: _Waits) -> None:
+    def __init__(self, col: _Collector, resolver: _Resolver, waits: _Waits, runtime: bool) -> None:
         self.col = col
         self.resolver = resolver
         self.waits = waits
+        self.runtime = runtime
         self.by_function: dict[Function | None, list[Wait]] = {}
         self.helper_cache: dict[Function, list[WaitPath]] = {}
 
@@ -1069,28 +1105,36 @@ class _Loops:
 
     def site(self, fn: Function, loop: LoopNode, iteration: Wait | None) -> LoopSite | None:
         condition = _condition(loop, iteration)
-        if condition is Condition.BOUNDED:
+        if condition is Condition.BOUNDED or _until_complete(loop):
             return None
         paths = self.loop_waits(fn, loop)
         if iteration is not None:
             paths.insert(0, WaitPath(iteration))
         kinds = {p.wait.kind for p in paths}
+        exits = _exits(loop)
         if not paths:
+            # No wait in sight (plain Python: it may be in another module): only a loop
+            # that says it runs for good counts: `while True` with no way out, or a
+            # run/stop flag test. Under the runtime every wait is a visible `receive()`.
+            if self.runtime:
+                return None
+            if (_endless(loop, exits, fn) or _flag_test(loop)) and not _pure_generator(loop, fn):
+                return LoopSite(node=loop, function=fn, condition=condition, waits=[])
             return None
         if isinstance(loop, ast.While) and any(
             p.wait.kind is WaitKind.POLL and _inside(p.wait.node, loop.test) for p in paths
         ):
             return None  # `while poll(): take()`: it runs while something is there, then ends
-        exits = _exits(loop)
-        if kinds == {WaitKind.POLL} and (exits or _only_waits(loop)):
+        if kinds == {WaitKind.POLL} and (exits or _only_waits(loop) or not _spins(loop)):
             return None  # a drain loop: it polls until the queue is empty, then ends
-        if any(isinstance(e, ast.Return) and e.value is not None and not _is_call(e.value) for e in exits):
-            return None  # returns a value it computed: a bounded helper, not a process loop
-        if WaitKind.RECEIVE not in kinds and WaitKind.LIBRARY not in kinds:
-            if any(_in_try_body(loop, e) for e in exits):
-                return None  # a retry loop: it ends once the attempt succeeds
-            if _only_waits(loop):
-                return None  # waits for a condition another thread sets: a join, not a loop
+        if any(isinstance(e, ast.Return) and _result(e.value, fn, self.resolver) for e in exits):
+            return None  # returns what it waited for: one receive, not a process loop
+        if any(_attempt(loop, e) for e in exits):
+            return None  # `try: attempt(); break`: it ends once an attempt succeeds
+        if exits and _returns_result_after(fn, loop):
+            return None  # breaks out with what it read, and the function returns it
+        if WaitKind.RECEIVE not in kinds and WaitKind.LIBRARY not in kinds and _only_waits(loop):
+            return None  # waits for a condition another thread sets: a join, not a loop
         receives = [p for p in paths if p.wait.kind is WaitKind.RECEIVE and not p.via]
         if receives and all(self._finite(fn, loop, p.wait) for p in receives) and len(receives) == len(paths):
             return None  # reads back what this function itself queued: a finite drain
@@ -1105,6 +1149,165 @@ class _Loops:
 
 def _is_call(expr: ast.expr) -> bool:
     return isinstance(expr.value if isinstance(expr, ast.Await) else expr, ast.Call)
+
+
+def _result(value: ast.expr | None, fn: Function, resolver: _Resolver) -> bool:
+    """A returned value that ends the loop with a result: anything but ``None`` and a
+    re-entry into a function of the file (the runtime's upgrade path)."""
+    if value is None or _is_constant(value, None):
+        return False
+    inner = value.value if isinstance(value, ast.Await) else value
+    if isinstance(inner, ast.Call):
+        return resolver.callee(inner.func, fn) is None
+    return True
+
+
+def _attempt(loop: LoopNode, exit: ast.stmt) -> bool:
+    """A ``break``/``return`` right in a ``try`` suite (or its ``else``) of the loop:
+    ``try: attempt(); break``."""
+    for sub in _own_statements(loop):
+        if isinstance(sub, (ast.Try, ast.TryStar)) and any(stmt is exit for stmt in (*sub.body, *sub.orelse)):
+            return True
+    return False
+
+
+#: Words that say a loop runs until one thing is complete (a frame, a handshake, a deadline).
+COMPLETION_WORDS = frozenset(
+    {"fin", "done", "complete", "completed", "finished", "ready", "enough", "handshake"}
+)
+
+
+def _completion(expr: ast.AST) -> bool:
+    for sub in ast.walk(expr):
+        name = sub.attr if isinstance(sub, ast.Attribute) else sub.id if isinstance(sub, ast.Name) else None
+        if name is not None and shapes.name_words(name) & COMPLETION_WORDS:
+            return True
+    return False
+
+
+def _until_complete(loop: LoopNode) -> bool:
+    """``while not frame.fin``, ``if sasl.complete: break``, ``sock.settimeout(deadline...)``:
+    the loop waits for one thing to complete, then ends."""
+    if isinstance(loop, ast.While) and not _flag_test(loop) and _completion(loop.test):
+        return True
+    for sub in _own_statements(loop):
+        if isinstance(sub, ast.If) and _completion(sub.test):
+            if any(isinstance(s, (ast.Break, ast.Return)) for s in sub.body):
+                return True
+        if isinstance(sub, ast.Call) and last_name(sub.func) == "settimeout" and sub.args:
+            if any(
+                "deadline" in shapes.name_words(last_name(a))
+                for a in ast.walk(sub.args[0])
+                if isinstance(a, ast.expr)
+            ):
+                return True  # `sock.settimeout(deadline.timeout())`: one exchange against a deadline
+    if isinstance(loop, ast.While) and isinstance(loop.test, (ast.Name, ast.Attribute)):
+        tested = ast.unparse(loop.test)
+        for sub in _own_statements(loop):  # `while self._workers: w = self._workers.pop()`
+            if (
+                isinstance(sub, ast.Call)
+                and isinstance(sub.func, ast.Attribute)
+                and sub.func.attr.startswith("pop")
+            ):
+                if ast.unparse(sub.func.value) == tested:
+                    return True
+    return False
+
+
+def _spins(loop: LoopNode) -> bool:
+    """A polling loop that catches the poll's miss inside the loop and goes on (a busy wait)."""
+    for sub in _own_statements(loop):
+        if isinstance(sub, (ast.Try, ast.TryStar)):
+            for handler in sub.handlers:
+                if not any(isinstance(s, (ast.Break, ast.Return, ast.Raise)) for s in handler.body):
+                    return True
+    return False
+
+
+def _pure_generator(loop: LoopNode, fn: Function) -> bool:
+    """An endless generator that computes values (no wait, no call through ``self``)."""
+    if not fn.is_generator:
+        return False
+    for sub in _own_statements(loop):
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
+            root = sub.func.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in ("self", "cls"):
+                return False
+    return True
+
+
+def _returns_result_after(fn: Function, loop: LoopNode) -> bool:
+    """The function returns a value after the loop: the loop computes it, then stops."""
+    end = getattr(loop, "end_lineno", loop.lineno)
+    for node in ast.walk(fn.node):
+        if isinstance(node, ast.Return) and node.lineno > end and node.value is not None:
+            if not _is_constant(node.value, None, True, False):
+                return True
+    return False
+
+
+#: Words of a loop test that says the loop runs until told to stop.
+FLAG_WORDS = frozenset(
+    {
+        "running",
+        "alive",
+        "stop",
+        "stopped",
+        "stopping",
+        "shutdown",
+        "closed",
+        "closing",
+        "active",
+        "quit",
+        "exit",
+        "exiting",
+        "terminate",
+        "terminated",
+        "cancelled",
+        "subscribed",
+        "connected",
+        "listening",
+        "serving",
+        "keep",
+        "keepalive",
+    }
+)
+
+
+def _flag_test(loop: LoopNode) -> bool:
+    if not isinstance(loop, ast.While):
+        return False
+    for sub in ast.walk(loop.test):
+        name = sub.attr if isinstance(sub, ast.Attribute) else sub.id if isinstance(sub, ast.Name) else None
+        if name is not None and shapes.name_words(name) & FLAG_WORDS:
+            return True
+    return False
+
+
+def _endless(loop: LoopNode, exits: list[ast.stmt], fn: Function) -> bool:
+    """``while True`` (or ``for _ in count()``) with no ``break``, ``return`` or ``raise``,
+    that calls something each time (an endless ``yield`` counter is no process)."""
+    if exits or any(isinstance(sub, ast.Raise) for sub in _own_statements(loop)):
+        return False
+    if isinstance(loop, ast.While):
+        if not (isinstance(loop.test, ast.Constant) and loop.test.value):
+            return False
+    elif not _counting(loop):
+        return False
+    return any(isinstance(sub, ast.Call) for sub in _own_statements(loop))
+
+
+def _counting(loop: LoopNode) -> bool:
+    """``for i in count()`` (or ``limit and range(limit) or count()``): an endless iteration."""
+    source = loop.iter if isinstance(loop, (ast.For, ast.AsyncFor)) else None
+    if source is None:
+        return False
+    return any(
+        isinstance(sub, ast.Call) and last_name(sub.func) == "count" and not sub.keywords and not sub.args[1:]
+        for sub in ast.walk(source)
+    )
 
 
 def _only_waits(loop: LoopNode) -> bool:
@@ -1405,7 +1608,7 @@ def build_model(
 
     # Waits.
     waits = _Waits(col, resolver, receive_calls)
-    loops = _Loops(col, resolver, waits)
+    loops = _Loops(col, resolver, waits, model.reload_model is ReloadModel.RUNTIME)
     for info in col.calls:
         wait = waits.classify(info)
         if wait is not None:
@@ -1433,7 +1636,7 @@ def build_model(
     in_sites = {id(p.wait.node) for s in model.loops for p in s.waits}
     for wait in model.waits:
         if wait.kind is WaitKind.LIBRARY and wait.function is not None and id(wait.node) not in in_sites:
-            if wait.shape != "run_forever" and not wait.loops:
+            if not wait.loops:
                 model.loops.append(
                     LoopSite(
                         node=wait.node,
@@ -1456,24 +1659,37 @@ def build_model(
         callee, via = found
         edges.setdefault(caller, []).append(callee)
         sites.setdefault(caller, []).append(
-            ReEntry(info.node, caller, callee, via, info.returned, info.not_tail)
+            ReEntry(
+                info.node,
+                caller,
+                callee,
+                via,
+                info.returned,
+                info.not_tail,
+                any(isinstance(loop, (ast.For, ast.AsyncFor)) for loop in info.loops),
+                info.handler,
+            )
         )
     for component in _sccs(col.functions, edges):
         members = set(component)
         recursive = len(component) > 1 or component[0] in edges.get(component[0], ())
         if not recursive:
             continue
+        # One step per message: the cycle receives (a sleep alone makes a retry), and
+        # re-enters outside `for` walks and outside `except` suites other than a
+        # receive's timeout (re-entering from `except ConnectionError:` is a retry).
         cycle_waits = [
             WaitPath(w)
             for fn in component
             for w in loops.by_function.get(fn, [])
-            if w.kind is not WaitKind.POLL
+            if w.kind is WaitKind.RECEIVE
         ]
-        if not cycle_waits:
+        reentries = [r for fn in component for r in sites.get(fn, []) if r.callee in members]
+        steps = [r for r in reentries if not r.in_for and (r.handler is None or _timeout_handler(r.handler))]
+        if not cycle_waits or not steps:
             continue
         cycle = Cycle(members=sorted(component, key=lambda f: f.index), waits=cycle_waits)
-        for fn in cycle.members:
-            cycle.reentries.extend(r for r in sites.get(fn, []) if r.callee in members)
+        cycle.reentries.extend(r for r in reentries if not r.in_for)
         model.cycles.append(cycle)
     model.cycles.sort(key=lambda c: c.head.index)
 
@@ -1539,6 +1755,12 @@ def _runs_loop(model: FileModel, resolver: _Resolver) -> Callable[[Function], bo
         return False
 
     return runs
+
+
+def _timeout_handler(caught: str) -> bool:
+    """``except queue.Empty:``, ``except socket.timeout:``: the receive timed out."""
+    words = shapes.name_words(caught.replace(".", "_").replace("(", "_").replace(",", "_"))
+    return bool(words & {"empty", "timeout", "timeouterror"})
 
 
 def _inside(node: ast.AST, outer: ast.AST) -> bool:

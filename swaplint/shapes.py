@@ -197,6 +197,7 @@ METHODS: dict[str, Shape] = {
         Shape("poll", WaitKind.RECEIVE, Timeout(("timeout", "timeout_ms"), 0, Default.POLL)),
         Shape("wait", WaitKind.TIMER, Timeout(("timeout",), 0), not_receivers=PROCESS_WORDS),
         Shape("wait_for", WaitKind.TIMER, Timeout(("timeout",), 1)),
+        Shape("join", WaitKind.TIMER, Timeout(("timeout",), 0)),
         Shape("drain_events", WaitKind.RECEIVE, Timeout(("timeout",))),
         Shape("process_data_events", WaitKind.RECEIVE, Timeout(("time_limit",), 0, Default.POLL)),
         Shape("get_message", WaitKind.RECEIVE, Timeout(("timeout",), 1, Default.POLL)),
@@ -278,6 +279,13 @@ def name_words(name: str) -> set[str]:
     """The lower-case words of an identifier: ``_inQueue`` -> {"in", "queue"}."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
     return {w for w in spaced.lower().split("_") if w}
+
+
+def last_word(name: str) -> str:
+    """The last lower-case word of an identifier: ``connection_pools`` -> ``pools``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    words = [w for w in spaced.lower().split("_") if w]
+    return words[-1] if words else ""
 
 
 def needles(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
