@@ -65,7 +65,15 @@ import types
 from collections.abc import MutableMapping
 from functools import partial
 
-from .tailcall import TAILCALL_NAME, WRAP_NAME, TailCall, compile_module, make_wrapper
+from .tailcall import (
+    GEN_NAME,
+    TAILCALL_NAME,
+    WRAP_NAME,
+    TailCall,
+    compile_module,
+    make_gen_wrapper,
+    make_wrapper,
+)
 
 __all__ = [
     "CodeServer",
@@ -393,6 +401,7 @@ class CodeServer:
                 "__swaplint_version__": number,
                 TAILCALL_NAME: TailCall,
                 WRAP_NAME: partial(make_wrapper, version=version),
+                GEN_NAME: partial(make_gen_wrapper, version=version),
             }
         )
         # make the source visible to tracebacks before any of it runs

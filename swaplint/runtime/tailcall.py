@@ -41,9 +41,13 @@ version's namespace), so they are never counted as loaded-code frames.
 from __future__ import annotations
 
 import ast
-from types import FunctionType, MethodType
+from collections.abc import Callable, Generator
+from types import CodeType, FunctionType, MethodType
+from typing import Any
 
 __all__ = [
+    "GEN_NAME",
+    "REDUCTIONS",
     "TAILCALL_NAME",
     "WRAP_NAME",
     "BadFun",
@@ -52,11 +56,38 @@ __all__ = [
     "compile_module",
     "drive",
     "loaded_info",
+    "make_gen_wrapper",
     "make_wrapper",
 ]
 
 TAILCALL_NAME = "__swaplint_tailcall__"
 WRAP_NAME = "__swaplint_fn__"
+GEN_NAME = "__swaplint_gen__"
+
+# Reductions of one time slice: every call of a loaded function (a tail-call
+# hop or a call through its wrapper) and every message taken from a mailbox
+# costs one.  When they run out, the process goes to the back of the run
+# queue, as on the BEAM.
+REDUCTIONS = 2000
+
+
+class _Current:
+    """What is running right now: the process (None outside processes), the
+    reductions left in its time slice, and the scheduler's preemption hook
+    (called when they run out; set by :mod:`.process`)."""
+
+    __slots__ = ("p", "reds", "tick")
+
+    def __init__(self) -> None:
+        self.p: Any = None
+        self.reds = REDUCTIONS
+        self.tick: Callable[[Any, Any], None] = self._reset
+
+    def _reset(self, fn: Any, version: Any) -> None:
+        self.reds = REDUCTIONS
+
+
+_cur = _Current()
 
 # Builtins whose behaviour depends on the calling frame: deferring them to the
 # trampoline would run them in the wrong frame.
@@ -159,6 +190,8 @@ class TailCallRewriter:
     def _function(self, node: ast.FunctionDef) -> None:
         if _is_generator(node):
             self._suite(node.body, tail=False)  # nested defs only
+            deco = ast.copy_location(ast.Name(id=GEN_NAME, ctx=ast.Load()), node)
+            node.decorator_list.append(deco)  # calls check for a purged version
             return
         self._suite(node.body, tail=True)
         deco = ast.copy_location(ast.Name(id=WRAP_NAME, ctx=ast.Load()), node)
@@ -194,7 +227,18 @@ class TailCallRewriter:
         return ast.copy_location(ast.Return(value=new_call), node)
 
 
-def compile_module(source: str, filename: str):
+class _LambdaWrapper(ast.NodeTransformer):
+    """Wrap every ``lambda`` like a ``def`` (``__swaplint_fn__(lambda ...)``):
+    a fun of a purged version then fails with :class:`BadFun` when called or
+    spawned, as Erlang's ``badfun``.  Tail positions are not involved."""
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.expr:
+        self.generic_visit(node)
+        func = ast.copy_location(ast.Name(id=WRAP_NAME, ctx=ast.Load()), node)
+        return ast.copy_location(ast.Call(func=func, args=[node], keywords=[]), node)
+
+
+def compile_module(source: str, filename: str) -> tuple[CodeType, TailCallRewriter]:
     """Parse, rewrite and compile *source*; returns ``(code, rewriter)``.
 
     Raises ``SyntaxError`` (with *filename* and the real line) on bad source.
@@ -202,6 +246,7 @@ def compile_module(source: str, filename: str):
     tree = ast.parse(source, filename=filename, mode="exec")
     rewriter = TailCallRewriter()
     tree = rewriter.rewrite(tree)
+    tree = _LambdaWrapper().visit(tree)
     return compile(tree, filename, "exec", dont_inherit=True), rewriter
 
 
@@ -210,7 +255,7 @@ def compile_module(source: str, filename: str):
 # --------------------------------------------------------------------------
 
 
-def drive(f, a, k):
+def drive(f: Any, a: tuple[Any, ...], k: dict[str, Any] | None) -> Any:
     """Call ``f(*a, **k)`` and perform every tail call it returns, here.
 
     This loop *is* the trampoline.  A loaded function (a wrapper made by
@@ -228,6 +273,10 @@ def drive(f, a, k):
                 if cells[_VER].cell_contents.purged:
                     raise _badfun(cells[_RAW].cell_contents, cells[_VER].cell_contents)
                 f = cells[_RAW].cell_contents
+                c = _cur
+                c.reds -= 1
+                if c.reds <= 0:  # time slice used up: let the others run
+                    c.tick(f, cells[_VER].cell_contents)
         elif t is MethodType:
             fn = f.__func__
             if type(fn) is FunctionType and fn.__code__ is _TCODE:
@@ -236,6 +285,10 @@ def drive(f, a, k):
                     raise _badfun(cells[_RAW].cell_contents, cells[_VER].cell_contents)
                 a = (f.__self__, *a)
                 f = cells[_RAW].cell_contents
+                c = _cur
+                c.reds -= 1
+                if c.reds <= 0:
+                    c.tick(f, cells[_VER].cell_contents)
         if k:
             r = f(*a, **k)
         else:
@@ -257,23 +310,27 @@ def drive(f, a, k):
         f, a, k = r
 
 
-def _badfun(raw, version) -> BadFun:
+def _badfun(raw: Any, version: Any) -> BadFun:
     return BadFun(f"{raw.__qualname__} of purged {version!r}")
 
 
-def make_wrapper(raw: FunctionType, version):
+def make_wrapper(raw: FunctionType, version: Any) -> FunctionType:
     """Wrap a loaded function so its calls run under the trampoline.
 
     *version* is any object with a boolean ``purged`` attribute; calling the
     wrapper once its version is purged raises :class:`BadFun`.
     """
 
-    def __swaplint_trampoline__(*args, **kwargs):
+    def __swaplint_trampoline__(*args: Any, **kwargs: Any) -> Any:
         if version.purged:
             raise _badfun(raw, version)
+        c = _cur
+        c.reds -= 1
+        if c.reds <= 0:
+            c.tick(raw, version)
         return drive(raw, args, kwargs)
 
-    w = __swaplint_trampoline__
+    w: Any = __swaplint_trampoline__
     w.__name__ = raw.__name__
     w.__qualname__ = raw.__qualname__
     w.__doc__ = raw.__doc__
@@ -295,19 +352,19 @@ def _init_code() -> None:
     def _probe():
         pass
 
-    w = make_wrapper(_probe, _V())
+    w = make_wrapper(_probe, _V())  # type: ignore[arg-type]
     _TCODE = w.__code__
     names = _TCODE.co_freevars
     _RAW = names.index("raw")
     _VER = names.index("version")
 
 
-_TCODE = None
+_TCODE: Any = None
 _RAW = _VER = 0
 _init_code()
 
 
-def loaded_info(obj):
+def loaded_info(obj: Any) -> tuple[Any, Any] | None:
     """``(raw function, version)`` if *obj* is a wrapped loaded function or a
     bound method of one, else ``None``."""
     if type(obj) is MethodType:
@@ -316,3 +373,51 @@ def loaded_info(obj):
         cells = obj.__closure__
         return cells[_RAW].cell_contents, cells[_VER].cell_contents
     return None
+
+
+# --------------------------------------------------------------------------
+# Generators of loaded code
+# --------------------------------------------------------------------------
+
+
+def make_gen_wrapper(raw: Callable[..., Generator[Any, Any, Any]], version: Any) -> Callable[..., Any]:
+    """Wrap a loaded generator function in a generator function that
+    delegates to it like ``yield from``, but raises :class:`BadFun` instead
+    of resuming it once *version* is purged (a fun of purged code)."""
+
+    def __swaplint_generator__(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        if version.purged:
+            raise _badfun(raw, version)
+        it = raw(*args, **kwargs)
+        try:
+            y = it.send(None)
+        except StopIteration as stop:
+            return stop.value
+        while True:
+            try:
+                sent = yield y
+            except GeneratorExit:
+                it.close()
+                raise
+            except BaseException as exc:
+                if version.purged:
+                    raise _badfun(raw, version) from None
+                try:
+                    y = it.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                if version.purged:
+                    raise _badfun(raw, version)
+                try:
+                    y = it.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+    w: Any = __swaplint_generator__
+    w.__name__ = raw.__name__
+    w.__qualname__ = raw.__qualname__
+    w.__doc__ = raw.__doc__
+    w.__module__ = raw.__module__
+    w.__wrapped__ = raw
+    return w  # type: ignore[no-any-return]
