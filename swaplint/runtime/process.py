@@ -61,7 +61,7 @@ from typing import Any
 
 import greenlet
 
-from .tailcall import REDUCTIONS, _cur, drive
+from .tailcall import REDUCTIONS, _cur, drive, new_slice
 
 __all__ = [
     "ANY",
@@ -222,6 +222,7 @@ class Process:
 
     __slots__ = (
         "__weakref__",
+        "budget",
         "crash_report",
         "exit_reason",
         "gr",
@@ -255,7 +256,8 @@ class Process:
         self.status = RUNNABLE
         self.resume: Any = None  # value handed to receive() on resume (TIMEOUT)
         self.timer = 0  # token of the pending timer (0: none)
-        self.slices = 0  # time slices used up since it last took a message
+        self.budget = REDUCTIONS  # messages it may take before it yields
+        self.slices = 0  # time slices of calls used up since it last blocked
         # (callable, args) or (module name, function name, args) before start
         self.initial = initial
         self.exit_reason: object = None
@@ -339,14 +341,12 @@ def receive(timeout: float | None = None, match: Any = None) -> Any:
         return _receive_match(p, timeout, match)
     mb = p.mailbox
     if mb and p.status is RUNNING:
-        c = _cur
-        c.reds -= 1
-        if c.reds <= 0:
+        p.budget -= 1
+        if p.budget <= 0:
             del p, mb
             _yield()
             p = _cur.p
             mb = p.mailbox
-        p.slices = 0
         msg = mb.popleft()
         rt = p.rt
         if rt._tracing:
@@ -394,8 +394,7 @@ def _receive_match(p: Process, timeout: float | None, match: Any) -> Any:
             msg = mb[i]
             if test(msg):
                 del mb[i]
-                p.slices = 0
-                _cur.reds -= 1
+                p.budget -= 1
                 if rt._tracing:
                     rt.trace.append((rt.now, "receive", p.pid, msg))
                 return msg
@@ -415,8 +414,8 @@ def _receive_match(p: Process, timeout: float | None, match: Any) -> Any:
         sched = rt._sched
         del p, rt
         _switch(sched)
-        _cur.reds = REDUCTIONS
         p = _cur.p
+        p.budget = REDUCTIONS
         rt = p.rt
         if p.resume is TIMEOUT:
             p.resume = None
@@ -442,10 +441,7 @@ def send(pid: Any, msg: Any) -> Any:
         raise NotInProcess("send() called outside a swaplint process; use Runtime.send")
     if p.status is DEAD:
         raise Killed(p.pid)
-    rt = p.rt
-    if isinstance(pid, str):
-        pid = rt._whereis_or_badarg(pid)
-    rt._deliver(pid, msg, p.pid)
+    p.rt._deliver(pid, msg, p.pid)
     return msg
 
 
@@ -640,6 +636,9 @@ class Scheduler:
 
     def _deliver(self, pid: Any, msg: Any, sender: Pid | None) -> None:
         q = self._alive.get(pid)
+        if q is None and isinstance(pid, str):  # a registered name
+            pid = self._whereis_or_badarg(pid)
+            q = self._alive.get(pid)
         if self._tracing:
             self.trace.append((self.now, "send", pid, (sender, msg)))
         if q is None:
@@ -771,7 +770,6 @@ class Scheduler:
                 _cur.p = None
         finally:
             _cur.p = None
-            _cur.reds = REDUCTIONS
         if self._stalled:
             stalled, self._stalled = self._stalled, []
             pids = []
@@ -928,7 +926,7 @@ def _bootstrap(wp: Callable[[], Process | None]) -> None:
     """Bottom frame of every process greenlet (*wp*: weakref to its Process)."""
     p = wp()
     assert p is not None
-    _cur.reds = REDUCTIONS
+    new_slice()
     fn, args = p.rt._resolve_initial(p)
     p.initial = None
     del p
@@ -972,8 +970,8 @@ def _block(timeout: float | None) -> Any:
     sched = rt._sched
     del p, rt
     _switch(sched)
-    _cur.reds = REDUCTIONS
     p = _cur.p
+    p.budget = REDUCTIONS
     rt = p.rt
     if p.resume is TIMEOUT:
         p.resume = None
@@ -988,12 +986,13 @@ def _block(timeout: float | None) -> Any:
 def _yield() -> None:
     """Time slice used up while taking messages: back of the run queue."""
     p = _cur.p
+    p.budget = REDUCTIONS
+    p.slices = 0  # it takes messages: not a busy loop
     p.status = RUNNABLE
     p.rt._runq.append(p)
     sched = p.rt._sched
     del p
     _switch(sched)
-    _cur.reds = REDUCTIONS
 
 
 def _tick(fn: Any, version: Any) -> None:
@@ -1001,10 +1000,8 @@ def _tick(fn: Any, version: Any) -> None:
     which is about to enter *fn* of *version*."""
     p = _cur.p
     if p is None or p.status is not RUNNING or p.rt._sched is None:
-        _cur.reds = REDUCTIONS  # not in a process (top-level code, a test)
-        return
+        return  # not in a process (top-level code, a test)
     if greenlet.getcurrent() is not p.gr:  # pragma: no cover - defensive
-        _cur.reds = REDUCTIONS
         return
     rt = p.rt
     p.slices += 1
@@ -1018,7 +1015,6 @@ def _tick(fn: Any, version: Any) -> None:
     sched = rt._sched
     del p, rt
     _switch(sched)
-    _cur.reds = REDUCTIONS
     p = _cur.p
     p.next_call = None
     if version.purged:  # pragma: no cover - a purge kills such a process

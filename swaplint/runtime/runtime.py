@@ -240,8 +240,6 @@ class Runtime(Scheduler):
     def send(self, pid: Pid | str, message: object) -> None:
         """Send *message* from outside any process, to a pid or a registered
         name (:class:`~.process.BadArg` if nobody has that name)."""
-        if isinstance(pid, str):
-            pid = self._whereis_or_badarg(pid)
         self._deliver(pid, message, None)
 
     def register(self, name: str, pid: Pid) -> None:

@@ -65,29 +65,54 @@ WRAP_NAME = "__swaplint_fn__"
 GEN_NAME = "__swaplint_gen__"
 
 # Reductions of one time slice: every call of a loaded function (a tail-call
-# hop or a call through its wrapper) and every message taken from a mailbox
-# costs one.  When they run out, the process goes to the back of the run
-# queue, as on the BEAM.
+# hop or a call through its wrapper) costs one, and so does every message
+# taken from a mailbox.  When they run out the process goes to the back of
+# the run queue, as on the BEAM.  Calls are counted by a module-global
+# countdown that stays within CPython's small-int cache (no allocation on
+# the hot path): _SUB calls make a sub-slice, _SUBS sub-slices a slice.
 REDUCTIONS = 2000
+_SUB = 250
+_SUBS = REDUCTIONS // _SUB
+_hops = _SUB
+_subs = _SUBS
 
 
 class _Current:
-    """What is running right now: the process (None outside processes), the
-    reductions left in its time slice, and the scheduler's preemption hook
-    (called when they run out; set by :mod:`.process`)."""
+    """What is running right now: the process (None outside processes) and
+    the scheduler's preemption hook, called with the function about to be
+    entered and its version when a time slice is used up (set by
+    :mod:`.process`)."""
 
-    __slots__ = ("p", "reds", "tick")
+    __slots__ = ("p", "tick")
 
     def __init__(self) -> None:
         self.p: Any = None
-        self.reds = REDUCTIONS
-        self.tick: Callable[[Any, Any], None] = self._reset
+        self.tick: Callable[[Any, Any], None] = _ignore
 
-    def _reset(self, fn: Any, version: Any) -> None:
-        self.reds = REDUCTIONS
+
+def _ignore(fn: Any, version: Any) -> None:
+    pass
 
 
 _cur = _Current()
+
+
+def _sub_slice(fn: Any, version: Any) -> None:
+    """A sub-slice of calls is used up: count it; a whole slice preempts."""
+    global _hops, _subs
+    _hops = _SUB
+    _subs -= 1
+    if _subs <= 0:
+        _subs = _SUBS
+        _cur.tick(fn, version)
+
+
+def new_slice() -> None:
+    """Give the process about to run a full time slice of calls."""
+    global _hops, _subs
+    _hops = _SUB
+    _subs = _SUBS
+
 
 # Builtins whose behaviour depends on the calling frame: deferring them to the
 # trampoline would run them in the wrong frame.
@@ -265,6 +290,7 @@ def drive(f: Any, a: tuple[Any, ...], k: dict[str, Any] | None) -> Any:
     CPython 3.11 runs without growing the C stack (``f(*a)`` would not): that
     keeps a suspended process's saved C stack, and the cost of a hop, small.
     """
+    global _hops
     while True:
         t = type(f)
         if t is FunctionType:
@@ -273,10 +299,9 @@ def drive(f: Any, a: tuple[Any, ...], k: dict[str, Any] | None) -> Any:
                 if cells[_VER].cell_contents.purged:
                     raise _badfun(cells[_RAW].cell_contents, cells[_VER].cell_contents)
                 f = cells[_RAW].cell_contents
-                c = _cur
-                c.reds -= 1
-                if c.reds <= 0:  # time slice used up: let the others run
-                    c.tick(f, cells[_VER].cell_contents)
+                _hops -= 1
+                if _hops <= 0:  # time to count a sub-slice
+                    _sub_slice(f, cells[_VER].cell_contents)
         elif t is MethodType:
             fn = f.__func__
             if type(fn) is FunctionType and fn.__code__ is _TCODE:
@@ -285,10 +310,9 @@ def drive(f: Any, a: tuple[Any, ...], k: dict[str, Any] | None) -> Any:
                     raise _badfun(cells[_RAW].cell_contents, cells[_VER].cell_contents)
                 a = (f.__self__, *a)
                 f = cells[_RAW].cell_contents
-                c = _cur
-                c.reds -= 1
-                if c.reds <= 0:
-                    c.tick(f, cells[_VER].cell_contents)
+                _hops -= 1
+                if _hops <= 0:
+                    _sub_slice(f, cells[_VER].cell_contents)
         if k:
             r = f(*a, **k)
         else:
@@ -324,10 +348,10 @@ def make_wrapper(raw: FunctionType, version: Any) -> FunctionType:
     def __swaplint_trampoline__(*args: Any, **kwargs: Any) -> Any:
         if version.purged:
             raise _badfun(raw, version)
-        c = _cur
-        c.reds -= 1
-        if c.reds <= 0:
-            c.tick(raw, version)
+        global _hops
+        _hops -= 1
+        if _hops <= 0:
+            _sub_slice(raw, version)
         return drive(raw, args, kwargs)
 
     w: Any = __swaplint_trampoline__
