@@ -775,3 +775,40 @@ def test_registered_names():
     rt.send("x", "msg")
     rt.run()
     assert rt.is_alive(idle)
+
+
+SELF_EXIT = """\
+from swaplint.runtime import exit_signal, receive, self_pid
+
+def go(reason, log):
+    try:
+        exit_signal(self_pid(), reason)
+        log.append("went on")
+    finally:
+        log.append("finally")
+"""
+
+
+@pytest.mark.parametrize("reason, expected", [("kill", "killed"), ("normal", "normal"), ("bye", "bye")])
+def test_an_exit_signal_to_itself_ends_the_caller_and_runs_nothing(reason, expected):
+    # OTP: exit(self(), kill) -> killed; exit(self(), normal) ends a process
+    # not trapping exits with reason normal; exit(self(), bye) -> bye.  The
+    # process runs no more code (no `after`).
+    rt = Runtime()
+    rt.load("m", SELF_EXIT)
+    log: list = []
+    pid = rt.spawn("m", "go", reason, log)
+    rt.run()
+    assert rt.exit_reason(pid) == expected
+    assert log == []
+
+
+def test_the_reference_docs_cover_the_public_api():
+    from pathlib import Path
+
+    import swaplint.runtime
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "runtime.md").read_text(encoding="utf-8")
+    missing = [name for name in swaplint.runtime.__all__ if f"`{name}" not in page]
+    assert missing == []
+    assert "## Differences from Erlang/OTP" in page

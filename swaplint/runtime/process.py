@@ -716,8 +716,8 @@ class Scheduler:
         elif q.trap:
             self._deliver(q.pid, ("EXIT", sender, reason), sender)
             return
-        elif isinstance(reason, str) and reason == "normal":
-            return
+        elif isinstance(reason, str) and reason == "normal" and sender != q.pid:
+            return  # (exit(self(), normal) does end the caller, as in Erlang)
         if q is _cur.p and q.status is RUNNING:
             if q.pending is None:
                 q.pending = reason  # dies when the primitive it is in returns
