@@ -16,14 +16,18 @@ the server if it crashes.
 Run it: python examples/otp_counter.py
 """
 
+from typing import Any
+
 VERSION = 2
 
+State = dict[str, int]
 
-def init(start=0):
+
+def init(start: int = 0) -> State:
     return {"count": start, "hits": 0}
 
 
-def handle_call(request, from_pid, state):
+def handle_call(request: str, from_pid: int, state: State) -> tuple[Any, State]:
     if request == "get":
         return state["count"], state
     if request == "stats":
@@ -31,25 +35,25 @@ def handle_call(request, from_pid, state):
     raise ValueError(f"unknown call {request!r}")
 
 
-def handle_cast(request, state):
+def handle_cast(request: tuple[str, int], state: State) -> State:
     op, n = request
     if op == "add":
         return {"count": state["count"] + n, "hits": state["hits"] + 1}
     raise ValueError(f"unknown cast {request!r}")
 
 
-def handle_info(message, state):
+def handle_info(message: object, state: State) -> State:
     return state  # stray messages are ignored
 
 
-def code_change(old_version, state, extra):
+def code_change(old_version: int | None, state: int | State, extra: object) -> State:
     if isinstance(state, int):  # version 1 kept the bare count
         return {"count": state, "hits": 0}
     return state
 
 
 #: Version 1: the count as a bare int, no "stats".
-V1 = '''\
+V1 = """\
 VERSION = 1
 
 def init(start=0):
@@ -65,10 +69,10 @@ def handle_cast(request, state):
     if op == "add":
         return state + n
     raise ValueError(f"unknown cast {request!r}")
-'''
+"""
 
 
-def main():
+def main() -> None:
     from swaplint.runtime import Runtime, server
 
     with open(__file__, encoding="utf-8") as fh:

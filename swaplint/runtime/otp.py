@@ -318,12 +318,13 @@ def supervise(
         if not (type(msg) is tuple and len(msg) == 3 and msg[0] == "EXIT"):
             continue  # a supervisor ignores other messages
         _, pid, reason = msg
-        spec = next((s for s in state.children if state.pids.get(s.id) == pid), None)
-        if spec is None:
+        found = next((s for s in state.children if state.pids.get(s.id) == pid), None)
+        if found is None:
             if pid == parent:  # the parent went away: so do we
                 _shutdown(state)
                 raise Exit(reason)
             continue
+        spec = found
         now = _me().rt.now
         state.pids[spec.id] = None
         state.log.append((now, spec.id, reason))

@@ -59,7 +59,7 @@ from collections.abc import Callable, Iterator
 from types import CodeType, FrameType
 from typing import Any
 
-import greenlet
+import greenlet  # type: ignore[import-untyped]
 
 from .tailcall import REDUCTIONS, _cur, drive, new_slice
 
@@ -253,7 +253,7 @@ class Process:
         # for life (re-allocating it per message costs more in GC than the
         # ~600 bytes it saves)
         self.mailbox: Any = _EMPTY
-        self.status = RUNNABLE
+        self.status: str = RUNNABLE
         self.resume: Any = None  # value handed to receive() on resume (TIMEOUT)
         self.timer = 0  # token of the pending timer (0: none)
         self.budget = REDUCTIONS  # messages it may take before it yields
@@ -524,9 +524,10 @@ def monitor(pid: Any) -> Ref:
         if target is None:
             ref = rt._make_ref()
             rt._deliver(p.pid, ("DOWN", ref, pid, "noproc"), None)
-            return ref
+            return ref  # type: ignore[no-any-return]
         pid = target
-    return rt._monitor(p, pid)
+    ref = rt._monitor(p, pid)
+    return ref  # type: ignore[no-any-return]
 
 
 def demonitor(ref: Ref, flush: bool = False) -> bool:

@@ -26,7 +26,8 @@ import sys
 import traceback
 import weakref
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import Any, NamedTuple
 
 from .codeserver import CodeServer, NotPurged, UndefinedFunction, Version
@@ -57,11 +58,11 @@ class KillRecord(NamedTuple):
     time: float  # virtual time of the kill
     module: str  # the purged module
     version: int  # the purged (old) version number
-    function: tuple | None  # (module, qualname, version) innermost loaded frame
-    versions: tuple  # sorted unique (module, version) pairs on the stack
+    function: tuple[str, str, int] | None  # (module, qualname, version) innermost loaded frame
+    versions: tuple[tuple[str, int], ...]  # sorted unique (module, version) pairs on the stack
     old_frames: int  # frames of the purged version (the pending initial call counts 1)
     depth: int  # loaded-code frames on the stack
-    frames: tuple  # Frame tuples, innermost first
+    frames: tuple[Frame, ...]  # Frame tuples, innermost first
 
 
 class ProcessInfo(NamedTuple):
@@ -69,8 +70,8 @@ class ProcessInfo(NamedTuple):
 
     pid: Pid
     status: str  # "runnable" | "running" | "waiting" | "dead"
-    function: tuple | None  # (module, qualname, version) it sits in, or None
-    versions: tuple  # sorted unique (module, version) pairs on its stack
+    function: tuple[str, str, int] | None  # (module, qualname, version) it sits in, or None
+    versions: tuple[tuple[str, int], ...]  # sorted unique (module, version) pairs on its stack
     depth: int  # loaded-code frames on its stack
     mailbox: int  # queued messages
     exit_reason: object  # None while alive; "normal", "killed" or the exception
@@ -155,7 +156,7 @@ class Runtime(Scheduler):
             self.trace.append((self.now, "load", None, (module, version.number)))
         return version.number
 
-    def load_path(self, module: str, path, *, purge: str = "hard") -> int:
+    def load_path(self, module: str, path: str | os.PathLike[str], *, purge: str = "hard") -> int:
         """``load`` from a file; tracebacks name the file."""
         path = os.path.abspath(os.fspath(path))
         with open(path, encoding="utf-8") as fh:
@@ -204,7 +205,7 @@ class Runtime(Scheduler):
             self.trace.append((self.now, "purge", None, (module, old.number, ())))
         return True
 
-    def versions(self, module: str) -> tuple:
+    def versions(self, module: str) -> tuple[int, ...]:
         """``(old, current)``, ``(current,)`` or ``()`` if never loaded."""
         rec = self.code.record(module)
         if rec is None or rec.current is None:
@@ -213,7 +214,7 @@ class Runtime(Scheduler):
             return (rec.current.number,)
         return (rec.old.number, rec.current.number)
 
-    def module(self, module: str):
+    def module(self, module: str) -> Any:
         """The module handle (attribute access = the current version)."""
         h = self.code.handle(module)
         if h is None:
@@ -221,7 +222,7 @@ class Runtime(Scheduler):
         return h
 
     # ------------------------------------------------------------- processes
-    def spawn(self, module: str, function: str, *args) -> Pid:
+    def spawn(self, module: str, function: str, *args: Any) -> Pid:
         """Spawn ``module:function(*args)``: an external call, resolved to the
         current version when the process starts."""
         h = self.code.handle(module)
@@ -231,7 +232,7 @@ class Runtime(Scheduler):
             raise UndefinedFunction(f"{module}.{function} is not defined")
         return self._spawn((module, function, args), None)
 
-    def spawn_fun(self, fun, *args) -> Pid:
+    def spawn_fun(self, fun: Callable[..., Any], *args: Any) -> Pid:
         """Spawn a function object (a local fun keeps its version)."""
         if not callable(fun):
             raise TypeError(f"spawn_fun() needs a callable, got {fun!r}")
@@ -403,25 +404,26 @@ class Runtime(Scheduler):
         finally:
             sys.setrecursionlimit(old)
 
-    def is_alive(self, pid) -> bool:
+    def is_alive(self, pid: Pid) -> bool:
         return pid in self._alive
 
-    def exit_reason(self, pid):
+    def exit_reason(self, pid: Pid) -> object:
         """None while alive; ``"normal"``, ``"killed"`` or the exception."""
         return self._proc(pid).exit_reason
 
-    def crash_report(self, pid) -> str | None:
+    def crash_report(self, pid: Pid) -> str | None:
         """Formatted traceback (loaded-code frames only) of a crashed process."""
         return self._proc(pid).crash_report
 
-    def kill_record(self, pid) -> KillRecord | None:
-        return self._proc(pid).kill_record
+    def kill_record(self, pid: Pid) -> KillRecord | None:
+        record: KillRecord | None = self._proc(pid).kill_record
+        return record
 
-    def mailbox(self, pid) -> tuple:
+    def mailbox(self, pid: Pid) -> tuple[Any, ...]:
         return tuple(self._proc(pid).mailbox)
 
     # ------------------------------------------------------------ inspection
-    def check_process_code(self, pid, module: str) -> bool:
+    def check_process_code(self, pid: Pid, module: str) -> bool:
         """True if the process's stack (current function included) holds any
         frame of the old version of *module*."""
         old = self.code.old(module)
@@ -430,18 +432,18 @@ class Runtime(Scheduler):
             return False
         return self._uses(p, old)
 
-    def stack_depth(self, pid) -> int:
+    def stack_depth(self, pid: Pid) -> int:
         """Number of loaded-code frames on the process's stack."""
         return len(self._stack(self._proc(pid)))
 
-    def stack(self, pid) -> tuple:
+    def stack(self, pid: Pid) -> tuple[Frame, ...]:
         """The loaded-code frames on the stack, innermost first."""
         return tuple(
             Frame(v.module, v.number, f.f_code.co_qualname, f.f_lineno)
             for v, f in self._stack(self._proc(pid))
         )
 
-    def stack_versions(self, pid, module: str | None = None) -> tuple:
+    def stack_versions(self, pid: Pid, module: str | None = None) -> tuple[Any, ...]:
         """Versions referenced by the stack: sorted ``(module, version)``
         pairs, or sorted version numbers of *module* if given."""
         p = self._proc(pid)
@@ -453,7 +455,7 @@ class Runtime(Scheduler):
             return tuple(sorted(pairs))
         return tuple(sorted(n for m, n in pairs if m == module))
 
-    def current_function(self, pid) -> tuple | None:
+    def current_function(self, pid: Pid) -> tuple[str, str, int] | None:
         """``(module, qualname, version)`` of the innermost loaded frame (the
         function the process sits in), or of its pending initial call."""
         p = self._proc(pid)
@@ -485,7 +487,7 @@ class Runtime(Scheduler):
             )
         return out
 
-    def alive(self) -> tuple:
+    def alive(self) -> tuple[Pid, ...]:
         """Pids of the live processes, in pid order."""
         return tuple(self._alive)
 
@@ -494,17 +496,18 @@ class Runtime(Scheduler):
         if _cur.p is not None:
             raise RuntimeError(f"Runtime.{what}() cannot be called from inside a process")
 
-    def _proc(self, pid) -> Process:
+    def _proc(self, pid: Pid) -> Process:
         try:
             return self._procs[pid]
         except KeyError:
             raise KeyError(f"no such process {pid!r}") from None
 
-    def _frames(self, p: Process):
+    def _frames(self, p: Process) -> Iterator[FrameType]:
         """Raw frames of *p*'s stack, innermost first (a generator)."""
         gr = p.gr
         if gr is None or gr.dead:
             return
+        f: FrameType | None
         if p.status is RUNNING and _cur.p is p:
             f = sys._getframe(1)
         else:
@@ -513,7 +516,7 @@ class Runtime(Scheduler):
             yield f
             f = f.f_back
 
-    def _stack(self, p: Process) -> list:
+    def _stack(self, p: Process) -> list[tuple[Version, FrameType]]:
         """``[(Version, frame), ...]`` of loaded code, innermost first."""
         if p.status is DEAD:
             return []
@@ -544,7 +547,7 @@ class Runtime(Scheduler):
                 return True
         return self._pending_version(p) is old
 
-    def _users(self, old: Version) -> list:
+    def _users(self, old: Version) -> list[Pid]:
         return [p.pid for p in self._alive.values() if self._uses(p, old)]
 
     def _kill_record(self, p: Process, old: Version) -> KillRecord:
@@ -568,7 +571,7 @@ class Runtime(Scheduler):
             frames=frames,
         )
 
-    def _resolve_initial(self, p: Process):
+    def _resolve_initial(self, p: Process) -> tuple[Any, tuple[Any, ...]]:
         initial = p.initial
         if len(initial) == 3:  # external call: the current version, now
             module, function, args = initial
@@ -592,7 +595,7 @@ class Runtime(Scheduler):
             self.trace.append((self.now, "start", p.pid, desc))
         return fn, args
 
-    def _describe_initial(self, initial):
+    def _describe_initial(self, initial: Any) -> Any:
         if len(initial) == 3:
             return (initial[0], initial[1], None)
         fn = initial[0]
@@ -612,7 +615,7 @@ class Runtime(Scheduler):
                 log.error("%s", p.crash_report)
 
 
-def _format_crash(pid, exc: BaseException) -> str:
+def _format_crash(pid: Pid, exc: BaseException) -> str:
     """Erlang-style crash report with the runtime's own frames left out."""
     te = traceback.TracebackException.from_exception(exc)
     te.stack = traceback.StackSummary.from_list(

@@ -119,7 +119,7 @@ def new_slice() -> None:
 _FRAME_SENSITIVE = frozenset({"locals", "vars", "dir", "eval", "exec", "globals", "super", "breakpoint"})
 
 
-class TailCall(tuple):
+class TailCall(tuple[Any, Any, Any]):
     """Marker returned by a tail call: ``(callee, args, kwargs)``.
 
     A private tuple subclass, so no user value can be mistaken for it.
@@ -143,7 +143,7 @@ class BadFun(Exception):
 
 def _is_generator(fn: ast.FunctionDef) -> bool:
     """True if *fn*'s own body (not nested scopes) contains yield."""
-    todo = list(fn.body)
+    todo: list[ast.AST] = list(fn.body)
     while todo:
         node = todo.pop()
         if isinstance(node, (ast.Yield, ast.YieldFrom)):
@@ -199,7 +199,7 @@ class TailCallRewriter:
             self._suite(node.orelse, False)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
             self._suite(node.body, False)  # __exit__ runs after the body
-        elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        elif isinstance(node, (ast.Try, ast.TryStar)):
             clause_tail = tail and not node.finalbody
             self._suite(node.body, False)  # protected: handlers still active
             for handler in node.handlers:
@@ -291,6 +291,7 @@ def drive(f: Any, a: tuple[Any, ...], k: dict[str, Any] | None) -> Any:
     keeps a suspended process's saved C stack, and the cost of a hop, small.
     """
     global _hops
+    cells: Any
     while True:
         t = type(f)
         if t is FunctionType:
@@ -364,7 +365,7 @@ def make_wrapper(raw: FunctionType, version: Any) -> FunctionType:
         for key, value in raw.__dict__.items():
             if key != "__wrapped__":
                 setattr(w, key, value)
-    return w
+    return w  # type: ignore[no-any-return]
 
 
 def _init_code() -> None:
@@ -373,7 +374,7 @@ def _init_code() -> None:
     class _V:
         purged = False
 
-    def _probe():
+    def _probe() -> None:
         pass
 
     w = make_wrapper(_probe, _V())  # type: ignore[arg-type]
@@ -394,7 +395,7 @@ def loaded_info(obj: Any) -> tuple[Any, Any] | None:
     if type(obj) is MethodType:
         obj = obj.__func__
     if type(obj) is FunctionType and obj.__code__ is _TCODE:
-        cells = obj.__closure__
+        cells: Any = obj.__closure__
         return cells[_RAW].cell_contents, cells[_VER].cell_contents
     return None
 
