@@ -158,6 +158,8 @@ def call(server: Pid | str, request: Any, timeout: float | None = 5.0) -> Any:
     del p
     if pid is None:
         raise CallError(server, "noproc")
+    if pid == self_pid():
+        raise CallError(server, "calling_self")  # would wait for itself
     ref = monitor(pid)
     send(pid, ("$call", self_pid(), ref, request))
 

@@ -358,25 +358,39 @@ def receive(timeout: float | None = None, match: Any = None) -> Any:
 
 def matches(pattern: Any, msg: Any) -> bool:
     """Does *msg* match *pattern* (the pattern form of ``receive(match=)``)?"""
-    if pattern is ANY:
-        return True
-    if isinstance(pattern, type):
-        return isinstance(msg, pattern)
-    if isinstance(pattern, tuple):
-        return (
-            isinstance(msg, tuple)
-            and len(msg) == len(pattern)
-            and all(matches(p, m) for p, m in zip(pattern, msg))
-        )
-    if callable(pattern):
-        return bool(pattern(msg))
-    return bool(pattern == msg)
+    return bool(_matcher(pattern)(msg))
 
 
 def _matcher(match: Any) -> Callable[[Any], Any]:
-    if callable(match) and not isinstance(match, type):
+    """*match* as a predicate; patterns are compiled once per receive."""
+    if match is ANY:
+        return lambda msg: True
+    if isinstance(match, type):
+        return lambda msg: isinstance(msg, match)
+    if isinstance(match, tuple):
+        size = len(match)
+        literals: list[tuple[int, Any]] = []  # compared with ==, no call
+        nested: list[tuple[int, Callable[[Any], Any]]] = []
+        for i, p in enumerate(match):
+            if p is ANY:
+                continue
+            if isinstance(p, (type, tuple)) or callable(p):
+                nested.append((i, _matcher(p)))
+            else:
+                literals.append((i, p))
+
+        def test(msg: Any) -> bool:
+            if not isinstance(msg, tuple) or len(msg) != size:
+                return False
+            for i, value in literals:
+                if value != msg[i]:
+                    return False
+            return all(check(msg[i]) for i, check in nested)
+
+        return test
+    if callable(match):
         return match  # type: ignore[no-any-return]
-    return lambda msg: matches(match, msg)
+    return lambda msg: bool(match == msg)
 
 
 def _receive_match(p: Process, timeout: float | None, match: Any) -> Any:
@@ -389,9 +403,7 @@ def _receive_match(p: Process, timeout: float | None, match: Any) -> Any:
         if p.status is DEAD:
             _freeze()
         mb = p.mailbox
-        n = len(mb)
-        while i < n:
-            msg = mb[i]
+        for msg in itertools.islice(mb, i, None):
             if test(msg):
                 del mb[i]
                 p.budget -= 1
