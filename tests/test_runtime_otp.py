@@ -356,3 +356,50 @@ def test_nested_supervisors():
 def test_child_spec_validation():
     with pytest.raises(ValueError):
         worker("x", "m", "f", restart="sometimes")
+
+
+def test_a_dropped_runtime_with_servers_supervisors_and_selective_receives_is_freed():
+    import gc
+    import weakref
+
+    rt = Runtime()
+    rt.load("kv", KV)
+    rt.load("w", workers(1))
+    rt.load(
+        "sel",
+        "from swaplint.runtime import receive, ANY\ndef wait():\n    return receive(match=('x', ANY))\n",
+    )
+    rt.start_server("kv", name="kv")
+    rt.start_supervisor([worker("w", "w", "loop", [])])
+    rt.spawn("sel", "wait")
+    rt.run()
+    rt.call("kv", ("get", "a"))
+    ref = weakref.ref(rt)
+    del rt
+    gc.collect()
+    assert ref() is None  # no suspended frame holds its runtime
+
+
+def test_a_server_calling_itself_is_an_error_not_a_deadlock():
+    # OTP: gen_server:call(self(), ...) exits with calling_self
+    rt = Runtime(log_crashes=False)
+    rt.load(
+        "selfish",
+        textwrap.dedent(
+            """\
+            from swaplint.runtime import call, self_pid
+
+            def init():
+                return 0
+
+            def handle_call(request, from_pid, state):
+                return call(self_pid(), "again"), state
+            """
+        ),
+    )
+    pid = rt.start_server("selfish")
+    rt.run()
+    with pytest.raises(CallError) as info:
+        rt.call(pid, "go")
+    assert info.value.reason.reason == "calling_self"  # the server crashed with it
+    assert not rt.is_alive(pid)

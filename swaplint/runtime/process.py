@@ -338,7 +338,8 @@ def receive(timeout: float | None = None, match: Any = None) -> Any:
     if timeout is not None:
         timeout = _check_timeout(timeout)
     if match is not None:
-        return _receive_match(p, timeout, match)
+        del p  # no suspended frame may hold its process (see _bootstrap)
+        return _receive_match(timeout, match)
     mb = p.mailbox
     if mb and p.status is RUNNING:
         p.budget -= 1
@@ -393,14 +394,16 @@ def _matcher(match: Any) -> Callable[[Any], Any]:
     return lambda msg: bool(match == msg)
 
 
-def _receive_match(p: Process, timeout: float | None, match: Any) -> Any:
+def _receive_match(timeout: float | None, match: Any) -> Any:
     """Selective receive: scan the mailbox, block for newer messages."""
     test = _matcher(match)
+    p = _cur.p
     rt = p.rt
     deadline = None if timeout is None else rt.now + timeout
     i = 0  # messages before i have been tried (the save queue)
     while True:
-        if p.status is DEAD:
+        if p.status is DEAD:  # pragma: no cover - a killed process is never resumed
+            del p, rt
             _freeze()
         mb = p.mailbox
         for msg in itertools.islice(mb, i, None):
@@ -575,7 +578,8 @@ def exit_signal(pid: Any, reason: object) -> None:
     q = rt._alive.get(pid)
     if q is not None:
         rt._signal(q, reason, p.pid, kill=reason == "kill")
-    _check_pending(p)
+    del p, rt, q  # it may be parked for good just below: hold nothing
+    _check_pending()
 
 
 def register(name: str, pid: Pid) -> bool:
@@ -1049,16 +1053,19 @@ def _switch(sched: Any) -> None:
         raise
 
 
-def _check_pending(p: Process) -> None:
+def _check_pending() -> None:
     """The running process got an exit signal (from a cascade it started)."""
+    p = _cur.p
     reason = p.pending
     if reason is None or p.status is DEAD:
         return
     p.pending = None
     p.rt._exit(p, reason)
+    pid = p.pid
+    del p
     if _unwind_runs_code(sys._getframe(1)):
         _freeze()
-    raise Killed(p.pid)
+    raise Killed(pid)
 
 
 def _freeze() -> None:
@@ -1070,5 +1077,6 @@ def _freeze() -> None:
         _cur.p = _saved_current.pop()
     elif p is not None:
         p.gr = None
+    del p
     gr.parent.switch()
     raise AssertionError("a frozen process was resumed")  # pragma: no cover
