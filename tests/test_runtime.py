@@ -1,7 +1,7 @@
 """swaplint.runtime: the seed's stories, run for real.
 
 Every test loads small modules into a fresh ``Runtime`` and asserts what
-Erlang/OTP does (see /work/shared/design/erlang-semantics.md).
+Erlang/OTP 25 does (as measured with ``erl``).
 """
 
 from __future__ import annotations

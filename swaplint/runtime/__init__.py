@@ -30,6 +30,12 @@ Inside loaded code::
         if msg == "switch_code" or msg is TIMEOUT:
             return counter.server_loop(state)   # qualified: upgrade
         return server_loop(state + msg)         # local: stay in this version
+
+Also inside: selective ``receive(match=...)``, ``monitor``/``demonitor``,
+``link``/``unlink``/``spawn_link``/``trap_exit``, ``exit_signal``, ``Exit``,
+``register``/``whereis``; and a minimal OTP (:mod:`.otp`): generic servers
+with ``code_change`` (``Runtime.upgrade``) and ``one_for_one`` supervisors.
+Reference and the differences from Erlang/OTP: ``docs/runtime.md``.
 """
 
 from .codeserver import ModuleHandle, NotPurged, UndefinedFunction, Version

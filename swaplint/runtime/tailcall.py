@@ -14,17 +14,22 @@ module through :func:`compile_module`:
   position into ``return __swaplint_tailcall__((f, (a, *b), {'k': v, **kw}))``.
   The callee and the arguments are evaluated in the caller, in Python's order;
   the call itself is deferred: a :class:`TailCall` marker is returned.
-* every plain ``def`` (methods and nested closures included; generators and
-  ``async def`` are left alone) gets an innermost decorator that wraps it in a
-  trampoline (:func:`make_wrapper`).  Calling the wrapper runs the function
+* every plain ``def`` (methods and nested closures included; ``async def``
+  is left alone) and every ``lambda`` gets an innermost decorator that wraps
+  it in a trampoline (:func:`make_wrapper`).  Calling the wrapper runs the function
   and, while the result is a marker, performs the deferred call *in the
   wrapper's frame*: the caller's frame is already gone.  A deferred call to
   another loaded function jumps straight to its raw code (no nested
   trampoline); a deferred call to anything else (``len``, a bound method of a
   library object, ...) is simply called.
+* generator functions are wrapped by :func:`make_gen_wrapper`, which
+  delegates like ``yield from``.  All wrappers raise :class:`BadFun` once
+  their version is purged (Erlang's ``badfun``), and the trampoline counts
+  calls as reductions so that the scheduler can preempt a busy process.
 
 Tail positions, mirroring what ``erlc`` does with ``try``/``catch``/``after``
-(see ``/work/shared/design/erlang-semantics.md``): a ``return`` is a tail
+(a call in a protected ``try`` body, or in any clause of a ``try ... after``,
+is not a tail call on the BEAM): a ``return`` is a tail
 return unless it sits in a ``try`` suite, in any part of a ``try`` that has a
 ``finally``, in a ``finally`` suite, or in a ``with`` body.  ``except`` and
 ``else`` suites of a ``try`` *without* ``finally`` are tail positions (Erlang's
@@ -32,8 +37,9 @@ return unless it sits in a ``try`` suite, in any part of a ``try`` that has a
 (``locals``, ``vars``, ``dir``, ``eval``, ``exec``, ``globals``, ``super``,
 ``breakpoint``) are never deferred.
 
-Only ``return`` statements are changed and every new node copies the location
-of the node it replaces, so tracebacks keep the loaded source's line numbers.
+Only ``return`` statements and ``lambda`` expressions are changed, and every
+new node copies the location of the node it replaces, so tracebacks keep the
+loaded source's line numbers.
 The trampoline frames live in this module (their globals are not a loaded
 version's namespace), so they are never counted as loaded-code frames.
 """
