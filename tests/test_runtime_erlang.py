@@ -245,13 +245,17 @@ def spin_calls(n):
 def step(n):
     return n + 1
 
+def flood(peer):
+    while True:
+        send(peer, "spam")
+
 def echo(out):
     out.append(receive())
     return echo(out)
 """
 
 
-@pytest.mark.parametrize("function", ["spin", "spin_calls"])
+@pytest.mark.parametrize("function", ["spin", "spin_calls", "flood"])
 def test_a_busy_loop_is_preempted_and_run_raises_instead_of_hanging(function):
     # OTP: a process that never blocks is preempted after its reductions;
     # the other processes keep running.  The runtime does the same, and
@@ -261,7 +265,11 @@ def test_a_busy_loop_is_preempted_and_run_raises_instead_of_hanging(function):
     rt.load("m", BUSY)
     out: list = []
     echo = rt.spawn("m", "echo", out)
-    busy = rt.spawn("m", function, 0)
+    busy = (
+        rt.spawn("m", function, 0)
+        if function != "flood"
+        else rt.spawn("m", "flood", rt.spawn("m", "echo", []))
+    )
     rt.send(echo, "hello")
     with pytest.raises(Busy) as info:
         rt.run()

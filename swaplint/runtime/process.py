@@ -19,7 +19,7 @@ runs until it blocks in ``receive`` and is resumed when a message (or its
 Scheduling is deterministic: one FIFO run queue, processes are resumed in the
 order they became runnable.  A process runs until it blocks in ``receive`` or
 has used its time slice of :data:`~.tailcall.REDUCTIONS` reductions (a call
-of a loaded function or a message taken costs one, as on the BEAM); then it
+of a loaded function, a message sent or taken costs one, as on the BEAM); then it
 goes to the back of the queue, so a busy loop cannot starve the others.  A
 process that runs ``Runtime(busy_limit=...)`` reductions without ever taking
 a message makes ``Runtime.run`` raise :class:`Busy` naming it instead of
@@ -457,6 +457,11 @@ def send(pid: Any, msg: Any) -> Any:
     if p.status is DEAD:
         raise Killed(p.pid)
     p.rt._deliver(pid, msg, p.pid)
+    p.budget -= 1  # a send is a reduction: a sending loop is preempted too
+    if p.budget <= 0:
+        p.budget = REDUCTIONS
+        del p
+        _tick(None, None)
     return msg
 
 
@@ -1028,14 +1033,12 @@ def _tick(fn: Any, version: Any) -> None:
         rt._stalled.append(p)  # run() reports it once the others are idle
     else:
         rt._runq.append(p)
-    p.next_call = (fn, version)
+    if version is not None:
+        p.next_call = (fn, version)
     sched = rt._sched
     del p, rt
     _switch(sched)
-    p = _cur.p
-    p.next_call = None
-    if version.purged:  # pragma: no cover - a purge kills such a process
-        raise Killed(p.pid)
+    _cur.p.next_call = None
 
 
 _cur.tick = _tick
