@@ -305,10 +305,7 @@ class Runtime(Scheduler):
         old_number = None if before is None else before.number
         for pid, mod in list(self._servers.items()):
             p = self._alive.get(pid)
-            if p is None:
-                del self._servers[pid]
-                continue
-            if mod == module:
+            if p is not None and mod == module:
                 self._deliver_first(p, ("$code_change", old_number, extra))
         self.run()
         return number
@@ -609,6 +606,10 @@ class Runtime(Scheduler):
         )
 
     def _on_exit(self, p: Process, reason: object, crashed: bool) -> None:
+        if self._servers:
+            self._servers.pop(p.pid, None)
+        if self._supervisors:
+            self._supervisors.pop(p.pid, None)
         if crashed and isinstance(reason, BaseException):
             p.crash_report = _format_crash(p.pid, reason)
             if self.log_crashes:
