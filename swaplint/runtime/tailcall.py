@@ -71,11 +71,13 @@ WRAP_NAME = "__swaplint_fn__"
 GEN_NAME = "__swaplint_gen__"
 
 # Reductions of one time slice: every call of a loaded function (a tail-call
-# hop or a call through its wrapper) costs one, and so does every message
-# taken from a mailbox.  When they run out the process goes to the back of
-# the run queue, as on the BEAM.  Calls are counted by a module-global
-# countdown that stays within CPython's small-int cache (no allocation on
-# the hot path): _SUB calls make a sub-slice, _SUBS sub-slices a slice.
+# hop or a call through its wrapper) costs one; when a slice of them is used
+# up the process goes to the back of the run queue, as on the BEAM.  (Messages
+# sent and taken are counted per process by .process, against the same
+# REDUCTIONS.)  Calls are counted by a module-global countdown that stays in
+# CPython's small-int cache (no allocation on the hot path): _SUB calls make
+# a sub-slice, _SUBS sub-slices a slice.  The countdown is shared: a process
+# may inherit a partly used slice, which only makes it yield a little early.
 REDUCTIONS = 2000
 _SUB = 250
 _SUBS = REDUCTIONS // _SUB
