@@ -24,7 +24,7 @@ import greenlet
 from swaplint.runtime import Runtime
 
 LOOP = """\
-from swaplint.runtime import receive, send, TIMEOUT
+from swaplint.runtime import ANY, receive, send, spawn_link, trap_exit, TIMEOUT
 import bench
 
 def server_loop(n):
@@ -57,6 +57,30 @@ def count(out, n):
         out.append(n)
         return count(out, n)
     return count(out, n + 1)
+
+def pick(out, n):
+    msg = receive(match=("job", ANY))
+    if msg[1] == "report":
+        out.append(n)
+        return pick(out, n)
+    return pick(out, n + 1)
+
+def trapper(out, n):
+    trap_exit(True)
+    for _ in range(n):
+        spawn_link(idle_forever)
+    return reap(out, n)
+
+def reap(out, n):
+    if n == 0:
+        out.append("done")
+        return None
+    receive(match=("EXIT", ANY, ANY))
+    return reap(out, n - 1)
+
+def idle_forever():
+    receive()
+    return idle_forever()
 """
 
 
@@ -135,6 +159,43 @@ def bench_pingpong(n):
     return (dt, 2 * n)  # every round trip delivers two messages
 
 
+def bench_selective(n, noise):
+    """Selective receive: every match is found behind *noise* queued
+    messages that never match (they stay in the save queue)."""
+    rt = Runtime(trace=False)
+    rt.load("bench", LOOP)
+    out: list = []
+    pid = rt.spawn("bench", "pick", out, 0)
+    for i in range(noise):
+        rt.send(pid, ("noise", i))
+    rt.run()
+    t0 = time.perf_counter()
+    for i in range(n):
+        rt.send(pid, ("job", i))
+    rt.send(pid, ("job", "report"))
+    rt.run()
+    dt = time.perf_counter() - t0
+    assert out == [n] and len(rt.mailbox(pid)) == noise
+    return (dt, n)
+
+
+def bench_links(n):
+    """spawn_link n processes, kill them all: n exit signals become EXIT messages."""
+    rt = Runtime(trace=False)
+    rt.load("bench", LOOP)
+    out: list = []
+    parent = rt.spawn("bench", "trapper", out, n)
+    rt.run()
+    children = [p for p in rt.links(parent)]
+    t0 = time.perf_counter()
+    for pid in children:
+        rt.exit(pid, "kill")
+    rt.run()
+    dt = time.perf_counter() - t0
+    assert out == ["done"] and len(children) == n
+    return (dt, n)
+
+
 def bench_memory(n, message):
     """RSS and tracemalloc growth per idle process (blocked in a receive with
     a timeout).  With *message*, each process first handles one message, so
@@ -211,6 +272,10 @@ def main(argv=None) -> None:
     print(f"messages, 1000 loops round-robin: {k / dt:11,.0f} messages/s  ({k:,} in {dt:.3f} s)")
     dt, k = best(lambda: bench_pingpong(m // 2), args.repeat)
     print(f"messages, ping-pong (a switch each): {k / dt:8,.0f} messages/s  ({k:,} in {dt:.3f} s)")
+    dt, k = best(lambda: bench_selective(m // 3, 100), args.repeat)
+    print(f"selective receive, 100 queued non-matching: {k / dt:6,.0f} messages/s  ({k:,} in {dt:.3f} s)")
+    dt, k = best(lambda: bench_links(n), args.repeat)
+    print(f"kill a linked process -> EXIT message: {k / dt:9,.0f} processes/s  ({k:,} in {dt:.3f} s)")
     results = [bench_purge(n) for _ in range(args.repeat)]
     dt, killed, survived = min(results)
     print(

@@ -30,30 +30,107 @@ Inside loaded code::
         if msg == "switch_code" or msg is TIMEOUT:
             return counter.server_loop(state)   # qualified: upgrade
         return server_loop(state + msg)         # local: stay in this version
+
+Also inside: selective ``receive(match=...)``, ``monitor``/``demonitor``,
+``link``/``unlink``/``spawn_link``/``trap_exit``, ``exit_signal``, ``Exit``,
+``register``/``whereis``; and a minimal OTP (:mod:`.otp`): generic servers
+with ``code_change`` (``Runtime.upgrade``) and ``one_for_one`` supervisors.
+Reference and the differences from Erlang/OTP: ``docs/runtime.md``.
 """
 
 from .codeserver import ModuleHandle, NotPurged, UndefinedFunction, Version
-from .process import TIMEOUT, Killed, NotInProcess, Pid, receive, self_pid, send, spawn
+from .otp import (
+    CallError,
+    CallTimeout,
+    ChildSpec,
+    call,
+    cast,
+    get_state,
+    serve,
+    server,
+    supervise,
+    supervisor,
+    which_children,
+    worker,
+)
+from .process import (
+    ANY,
+    TIMEOUT,
+    BadArg,
+    Busy,
+    Exit,
+    Killed,
+    NoProc,
+    NotInProcess,
+    Pid,
+    Ref,
+    TimeoutValue,
+    demonitor,
+    exit_signal,
+    link,
+    matches,
+    monitor,
+    receive,
+    register,
+    self_pid,
+    send,
+    spawn,
+    spawn_link,
+    trap_exit,
+    unlink,
+    unregister,
+    whereis,
+)
 from .runtime import Frame, KillRecord, ProcessInfo, Runtime
 from .tailcall import BadFun, TailCall
 
 __all__ = [
+    "ANY",
     "TIMEOUT",
+    "BadArg",
     "BadFun",
+    "Busy",
+    "CallError",
+    "CallTimeout",
+    "ChildSpec",
+    "Exit",
     "Frame",
     "KillRecord",
     "Killed",
     "ModuleHandle",
+    "NoProc",
     "NotInProcess",
     "NotPurged",
     "Pid",
     "ProcessInfo",
+    "Ref",
     "Runtime",
     "TailCall",
+    "TimeoutValue",
     "UndefinedFunction",
     "Version",
+    "call",
+    "cast",
+    "demonitor",
+    "exit_signal",
+    "get_state",
+    "link",
+    "matches",
+    "monitor",
     "receive",
+    "register",
     "self_pid",
     "send",
+    "serve",
+    "server",
     "spawn",
+    "spawn_link",
+    "supervise",
+    "supervisor",
+    "trap_exit",
+    "unlink",
+    "unregister",
+    "whereis",
+    "which_children",
+    "worker",
 ]

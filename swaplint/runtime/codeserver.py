@@ -62,10 +62,19 @@ import linecache
 import os
 import sys
 import types
-from collections.abc import MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from functools import partial
+from typing import Any
 
-from .tailcall import TAILCALL_NAME, WRAP_NAME, TailCall, compile_module, make_wrapper
+from .tailcall import (
+    GEN_NAME,
+    TAILCALL_NAME,
+    WRAP_NAME,
+    TailCall,
+    compile_module,
+    make_gen_wrapper,
+    make_wrapper,
+)
 
 __all__ = [
     "CodeServer",
@@ -79,7 +88,7 @@ __all__ = [
 _real_import = builtins.__import__
 
 
-def check_module_name(name) -> None:
+def check_module_name(name: object) -> None:
     """Raise ``ValueError`` unless *name* is a dotted identifier (``pkg.mod``)."""
     if not isinstance(name, str) or not name or not all(part.isidentifier() for part in name.split(".")):
         raise ValueError(
@@ -88,7 +97,7 @@ def check_module_name(name) -> None:
         )
 
 
-def _resolve_name(name: str, package, level: int) -> str:
+def _resolve_name(name: str, package: object, level: int) -> str:
     """The absolute name of a relative import (``level`` leading dots)."""
     if not package or not isinstance(package, str):
         raise ImportError("attempted relative import with no known parent package")
@@ -99,7 +108,7 @@ def _resolve_name(name: str, package, level: int) -> str:
     return f"{base}.{name}" if name else base
 
 
-def _package_of(g) -> str | None:
+def _package_of(g: Mapping[str, Any] | None) -> str | None:
     """``__package__`` of the importing module, as ``importlib`` computes it."""
     if not g:
         return None
@@ -108,7 +117,7 @@ def _package_of(g) -> str | None:
         package = g["__name__"]
         if "__path__" not in g:
             package = package.rpartition(".")[0]
-    return package
+    return package if isinstance(package, str) else None
 
 
 def _is_dunder(name: str) -> bool:
@@ -119,7 +128,7 @@ class NotPurged(Exception):
     """A load was refused because old code is still in use (Erlang's
     ``{error, not_purged}``); nothing changed."""
 
-    def __init__(self, module: str, version: int, pids=()):
+    def __init__(self, module: str, version: int, pids: Iterable[int] = ()) -> None:
         self.module = module
         self.version = version
         self.pids = tuple(pids)
@@ -140,7 +149,7 @@ class Version:
         self.module = module
         self.number = number
         self.filename = filename
-        self.namespace: dict = {}
+        self.namespace: dict[str, Any] = {}
         self.purged = False
 
     def __repr__(self) -> str:
@@ -163,7 +172,7 @@ class ModuleHandle:
         ns = object.__getattribute__(self, "__dict__")
         return f"<swaplint module {ns.get('__name__')!r} v{ns.get('__swaplint_version__')}>"
 
-    def __dir__(self):
+    def __dir__(self) -> list[str]:
         names = set(object.__getattribute__(self, "__dict__"))
         names.update(k for k in type(self).__dict__ if not _is_dunder(k))
         return sorted(names)
@@ -171,10 +180,11 @@ class ModuleHandle:
 
 def _new_handle() -> ModuleHandle:
     cls = type("ModuleHandle", (ModuleHandle,), {"__module__": __name__})
-    return cls()
+    handle: ModuleHandle = cls()
+    return handle
 
 
-def _bind(node, attr: str, obj) -> None:
+def _bind(node: Any, attr: str, obj: object) -> None:
     """Make *obj* attribute *attr* of a handle (class attribute) or view."""
     if isinstance(node, ModuleHandle):
         if not _is_dunder(attr):
@@ -183,7 +193,7 @@ def _bind(node, attr: str, obj) -> None:
         node.__dict__[attr] = obj
 
 
-def _unbind(node, attr: str) -> None:
+def _unbind(node: Any, attr: str) -> None:
     if isinstance(node, ModuleHandle):
         if attr in type(node).__dict__ and not _is_dunder(attr):
             delattr(type(node), attr)
@@ -219,7 +229,7 @@ class _PackageView(types.ModuleType):
     def __repr__(self) -> str:
         return f"<swaplint package {self.__name__!r}>"
 
-    def __getattr__(self, attr: str):
+    def __getattr__(self, attr: str) -> Any:
         name = self.__name__
         if _is_dunder(attr):
             raise AttributeError(f"package {name!r} has no attribute {attr!r}")
@@ -237,25 +247,25 @@ class _PackageView(types.ModuleType):
         return getattr(real, attr)
 
 
-class _ModulesView(MutableMapping):
+class _ModulesView(MutableMapping[str, Any]):
     """``sys.modules`` as seen by loaded code: this runtime's handles first."""
 
     def __init__(self, server: CodeServer) -> None:
         self._server = server
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> Any:
         node = self._server.lookup(key)
         if node is not None:
             return node
         return sys.modules[key]
 
-    def __setitem__(self, key, value) -> None:
+    def __setitem__(self, key: str, value: Any) -> None:
         sys.modules[key] = value
 
-    def __delitem__(self, key) -> None:
+    def __delitem__(self, key: str) -> None:
         del sys.modules[key]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         names = list(self._server.visible_names())
         yield from names
         for key in list(sys.modules):
@@ -265,8 +275,8 @@ class _ModulesView(MutableMapping):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    def __contains__(self, key) -> bool:
-        return self._server.lookup(key) is not None or key in sys.modules
+    def __contains__(self, key: object) -> bool:
+        return (isinstance(key, str) and self._server.lookup(key) is not None) or key in sys.modules
 
 
 class _SysView(types.ModuleType):
@@ -276,10 +286,10 @@ class _SysView(types.ModuleType):
         super().__init__("sys")
         object.__setattr__(self, "modules", _ModulesView(server))
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(sys, name)
 
-    def __setattr__(self, name, value) -> None:
+    def __setattr__(self, name: str, value: Any) -> None:
         setattr(sys, name, value)
 
 
@@ -289,7 +299,7 @@ class _ImportlibView(types.ModuleType):
     def __init__(self, server: CodeServer) -> None:
         super().__init__("importlib")
 
-        def import_module(name, package=None):
+        def import_module(name: str, package: str | None = None) -> Any:
             absname = name
             if isinstance(name, str) and name.startswith(".") and package:
                 level = len(name) - len(name.lstrip("."))
@@ -301,7 +311,7 @@ class _ImportlibView(types.ModuleType):
 
         object.__setattr__(self, "import_module", import_module)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(importlib, name)
 
 
@@ -324,10 +334,10 @@ class CodeServer:
         self._builtins = bi
 
     # -- lookups -----------------------------------------------------------
-    def names(self):
+    def names(self) -> Iterator[str]:
         return (n for n, r in self._records.items() if r.current is not None)
 
-    def visible_names(self):
+    def visible_names(self) -> Iterator[str]:
         """What loaded code sees in ``sys.modules``: modules (including one
         being loaded) and the package views above them."""
         yield from self._records
@@ -338,13 +348,13 @@ class CodeServer:
     def record(self, name: str) -> _Record | None:
         return self._records.get(name)
 
-    def handle(self, name):
+    def handle(self, name: str) -> Any:
         rec = self._records.get(name)
         if rec is None or rec.current is None:
             return None
         return rec.handle
 
-    def lookup(self, name):
+    def lookup(self, name: str) -> Any:
         """What loaded code gets for *name*: the module's handle (also while
         its first version loads), a package view, or None (not ours)."""
         rec = self._records.get(name)
@@ -360,7 +370,7 @@ class CodeServer:
         rec = self._records.get(name)
         return None if rec is None else rec.old
 
-    def version_of_globals(self, g) -> Version | None:
+    def version_of_globals(self, g: object) -> Version | None:
         return self._by_globals.get(id(g))
 
     # -- loading -----------------------------------------------------------
@@ -393,6 +403,7 @@ class CodeServer:
                 "__swaplint_version__": number,
                 TAILCALL_NAME: TailCall,
                 WRAP_NAME: partial(make_wrapper, version=version),
+                GEN_NAME: partial(make_gen_wrapper, version=version),
             }
         )
         # make the source visible to tracebacks before any of it runs
@@ -409,7 +420,7 @@ class CodeServer:
         try:
             exec(code, ns)
         except BaseException:
-            if first and self._records.get(name) is rec and rec.current is None:
+            if first and rec is not None and self._records.get(name) is rec and rec.current is None:
                 self._forget(name, rec)
             raise
         return version
@@ -470,7 +481,7 @@ class CodeServer:
         else:
             self._del_child(parent, last)
 
-    def _set_child(self, parent: str, attr: str, node) -> None:
+    def _set_child(self, parent: str, attr: str, node: object) -> None:
         self._children.setdefault(parent, {})[attr] = node
         pnode = self.lookup(parent)
         if pnode is None:
@@ -498,7 +509,14 @@ class CodeServer:
                 self._del_child(grand, last)
 
     # -- the import hook of loaded code -------------------------------------
-    def _import(self, name, globals=None, locals=None, fromlist=(), level=0):
+    def _import(
+        self,
+        name: str,
+        globals: Mapping[str, Any] | None = None,
+        locals: Mapping[str, Any] | None = None,
+        fromlist: Sequence[str] = (),
+        level: int = 0,
+    ) -> Any:
         if level:
             absname = _resolve_name(name, _package_of(globals), level)
         else:
@@ -527,7 +545,7 @@ class CodeServer:
                 return top
         return _real_import(name, globals, locals, fromlist, level)
 
-    def _import_submodules(self, view: _PackageView, fromlist) -> None:
+    def _import_submodules(self, view: _PackageView, fromlist: Sequence[str]) -> None:
         """``from pkg import x`` with *pkg* a view: import real submodules
         that are not attributes, as ``importlib``'s ``_handle_fromlist``."""
         for item in fromlist:

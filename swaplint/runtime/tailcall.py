@@ -14,17 +14,22 @@ module through :func:`compile_module`:
   position into ``return __swaplint_tailcall__((f, (a, *b), {'k': v, **kw}))``.
   The callee and the arguments are evaluated in the caller, in Python's order;
   the call itself is deferred: a :class:`TailCall` marker is returned.
-* every plain ``def`` (methods and nested closures included; generators and
-  ``async def`` are left alone) gets an innermost decorator that wraps it in a
-  trampoline (:func:`make_wrapper`).  Calling the wrapper runs the function
+* every plain ``def`` (methods and nested closures included; ``async def``
+  is left alone) and every ``lambda`` gets an innermost decorator that wraps
+  it in a trampoline (:func:`make_wrapper`).  Calling the wrapper runs the function
   and, while the result is a marker, performs the deferred call *in the
   wrapper's frame*: the caller's frame is already gone.  A deferred call to
   another loaded function jumps straight to its raw code (no nested
   trampoline); a deferred call to anything else (``len``, a bound method of a
   library object, ...) is simply called.
+* generator functions are wrapped by :func:`make_gen_wrapper`, which
+  delegates like ``yield from``.  All wrappers raise :class:`BadFun` once
+  their version is purged (Erlang's ``badfun``), and the trampoline counts
+  calls as reductions so that the scheduler can preempt a busy process.
 
 Tail positions, mirroring what ``erlc`` does with ``try``/``catch``/``after``
-(see ``/work/shared/design/erlang-semantics.md``): a ``return`` is a tail
+(a call in a protected ``try`` body, or in any clause of a ``try ... after``,
+is not a tail call on the BEAM): a ``return`` is a tail
 return unless it sits in a ``try`` suite, in any part of a ``try`` that has a
 ``finally``, in a ``finally`` suite, or in a ``with`` body.  ``except`` and
 ``else`` suites of a ``try`` *without* ``finally`` are tail positions (Erlang's
@@ -32,8 +37,9 @@ return unless it sits in a ``try`` suite, in any part of a ``try`` that has a
 (``locals``, ``vars``, ``dir``, ``eval``, ``exec``, ``globals``, ``super``,
 ``breakpoint``) are never deferred.
 
-Only ``return`` statements are changed and every new node copies the location
-of the node it replaces, so tracebacks keep the loaded source's line numbers.
+Only ``return`` statements and ``lambda`` expressions are changed, and every
+new node copies the location of the node it replaces, so tracebacks keep the
+loaded source's line numbers.
 The trampoline frames live in this module (their globals are not a loaded
 version's namespace), so they are never counted as loaded-code frames.
 """
@@ -41,9 +47,13 @@ version's namespace), so they are never counted as loaded-code frames.
 from __future__ import annotations
 
 import ast
-from types import FunctionType, MethodType
+from collections.abc import Callable, Generator
+from types import CodeType, FunctionType, MethodType
+from typing import Any
 
 __all__ = [
+    "GEN_NAME",
+    "REDUCTIONS",
     "TAILCALL_NAME",
     "WRAP_NAME",
     "BadFun",
@@ -52,18 +62,72 @@ __all__ = [
     "compile_module",
     "drive",
     "loaded_info",
+    "make_gen_wrapper",
     "make_wrapper",
 ]
 
 TAILCALL_NAME = "__swaplint_tailcall__"
 WRAP_NAME = "__swaplint_fn__"
+GEN_NAME = "__swaplint_gen__"
+
+# Reductions of one time slice: every call of a loaded function (a tail-call
+# hop or a call through its wrapper) costs one; when a slice of them is used
+# up the process goes to the back of the run queue, as on the BEAM.  (Messages
+# sent and taken are counted per process by .process, against the same
+# REDUCTIONS.)  Calls are counted by a module-global countdown that stays in
+# CPython's small-int cache (no allocation on the hot path): _SUB calls make
+# a sub-slice, _SUBS sub-slices a slice.  The countdown is shared: a process
+# may inherit a partly used slice, which only makes it yield a little early.
+REDUCTIONS = 2000
+_SUB = 250
+_SUBS = REDUCTIONS // _SUB
+_hops = _SUB
+_subs = _SUBS
+
+
+class _Current:
+    """What is running right now: the process (None outside processes) and
+    the scheduler's preemption hook, called with the function about to be
+    entered and its version when a time slice is used up (set by
+    :mod:`.process`)."""
+
+    __slots__ = ("p", "tick")
+
+    def __init__(self) -> None:
+        self.p: Any = None
+        self.tick: Callable[[Any, Any], None] = _ignore
+
+
+def _ignore(fn: Any, version: Any) -> None:
+    pass
+
+
+_cur = _Current()
+
+
+def _sub_slice(fn: Any, version: Any) -> None:
+    """A sub-slice of calls is used up: count it; a whole slice preempts."""
+    global _hops, _subs
+    _hops = _SUB
+    _subs -= 1
+    if _subs <= 0:
+        _subs = _SUBS
+        _cur.tick(fn, version)
+
+
+def new_slice() -> None:
+    """Give the process about to run a full time slice of calls."""
+    global _hops, _subs
+    _hops = _SUB
+    _subs = _SUBS
+
 
 # Builtins whose behaviour depends on the calling frame: deferring them to the
 # trampoline would run them in the wrong frame.
 _FRAME_SENSITIVE = frozenset({"locals", "vars", "dir", "eval", "exec", "globals", "super", "breakpoint"})
 
 
-class TailCall(tuple):
+class TailCall(tuple[Any, Any, Any]):
     """Marker returned by a tail call: ``(callee, args, kwargs)``.
 
     A private tuple subclass, so no user value can be mistaken for it.
@@ -87,7 +151,7 @@ class BadFun(Exception):
 
 def _is_generator(fn: ast.FunctionDef) -> bool:
     """True if *fn*'s own body (not nested scopes) contains yield."""
-    todo = list(fn.body)
+    todo: list[ast.AST] = list(fn.body)
     while todo:
         node = todo.pop()
         if isinstance(node, (ast.Yield, ast.YieldFrom)):
@@ -143,7 +207,7 @@ class TailCallRewriter:
             self._suite(node.orelse, False)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
             self._suite(node.body, False)  # __exit__ runs after the body
-        elif isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        elif isinstance(node, (ast.Try, ast.TryStar)):
             clause_tail = tail and not node.finalbody
             self._suite(node.body, False)  # protected: handlers still active
             for handler in node.handlers:
@@ -159,6 +223,8 @@ class TailCallRewriter:
     def _function(self, node: ast.FunctionDef) -> None:
         if _is_generator(node):
             self._suite(node.body, tail=False)  # nested defs only
+            deco = ast.copy_location(ast.Name(id=GEN_NAME, ctx=ast.Load()), node)
+            node.decorator_list.append(deco)  # calls check for a purged version
             return
         self._suite(node.body, tail=True)
         deco = ast.copy_location(ast.Name(id=WRAP_NAME, ctx=ast.Load()), node)
@@ -194,7 +260,18 @@ class TailCallRewriter:
         return ast.copy_location(ast.Return(value=new_call), node)
 
 
-def compile_module(source: str, filename: str):
+class _LambdaWrapper(ast.NodeTransformer):
+    """Wrap every ``lambda`` like a ``def`` (``__swaplint_fn__(lambda ...)``):
+    a fun of a purged version then fails with :class:`BadFun` when called or
+    spawned, as Erlang's ``badfun``.  Tail positions are not involved."""
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.expr:
+        self.generic_visit(node)
+        func = ast.copy_location(ast.Name(id=WRAP_NAME, ctx=ast.Load()), node)
+        return ast.copy_location(ast.Call(func=func, args=[node], keywords=[]), node)
+
+
+def compile_module(source: str, filename: str) -> tuple[CodeType, TailCallRewriter]:
     """Parse, rewrite and compile *source*; returns ``(code, rewriter)``.
 
     Raises ``SyntaxError`` (with *filename* and the real line) on bad source.
@@ -202,6 +279,7 @@ def compile_module(source: str, filename: str):
     tree = ast.parse(source, filename=filename, mode="exec")
     rewriter = TailCallRewriter()
     tree = rewriter.rewrite(tree)
+    tree = _LambdaWrapper().visit(tree)
     return compile(tree, filename, "exec", dont_inherit=True), rewriter
 
 
@@ -210,7 +288,7 @@ def compile_module(source: str, filename: str):
 # --------------------------------------------------------------------------
 
 
-def drive(f, a, k):
+def drive(f: Any, a: tuple[Any, ...], k: dict[str, Any] | None) -> Any:
     """Call ``f(*a, **k)`` and perform every tail call it returns, here.
 
     This loop *is* the trampoline.  A loaded function (a wrapper made by
@@ -220,6 +298,8 @@ def drive(f, a, k):
     CPython 3.11 runs without growing the C stack (``f(*a)`` would not): that
     keeps a suspended process's saved C stack, and the cost of a hop, small.
     """
+    global _hops
+    cells: Any
     while True:
         t = type(f)
         if t is FunctionType:
@@ -228,6 +308,9 @@ def drive(f, a, k):
                 if cells[_VER].cell_contents.purged:
                     raise _badfun(cells[_RAW].cell_contents, cells[_VER].cell_contents)
                 f = cells[_RAW].cell_contents
+                _hops -= 1
+                if _hops <= 0:  # time to count a sub-slice
+                    _sub_slice(f, cells[_VER].cell_contents)
         elif t is MethodType:
             fn = f.__func__
             if type(fn) is FunctionType and fn.__code__ is _TCODE:
@@ -236,6 +319,9 @@ def drive(f, a, k):
                     raise _badfun(cells[_RAW].cell_contents, cells[_VER].cell_contents)
                 a = (f.__self__, *a)
                 f = cells[_RAW].cell_contents
+                _hops -= 1
+                if _hops <= 0:
+                    _sub_slice(f, cells[_VER].cell_contents)
         if k:
             r = f(*a, **k)
         else:
@@ -257,23 +343,27 @@ def drive(f, a, k):
         f, a, k = r
 
 
-def _badfun(raw, version) -> BadFun:
+def _badfun(raw: Any, version: Any) -> BadFun:
     return BadFun(f"{raw.__qualname__} of purged {version!r}")
 
 
-def make_wrapper(raw: FunctionType, version):
+def make_wrapper(raw: FunctionType, version: Any) -> FunctionType:
     """Wrap a loaded function so its calls run under the trampoline.
 
     *version* is any object with a boolean ``purged`` attribute; calling the
     wrapper once its version is purged raises :class:`BadFun`.
     """
 
-    def __swaplint_trampoline__(*args, **kwargs):
+    def __swaplint_trampoline__(*args: Any, **kwargs: Any) -> Any:
         if version.purged:
             raise _badfun(raw, version)
+        global _hops
+        _hops -= 1
+        if _hops <= 0:
+            _sub_slice(raw, version)
         return drive(raw, args, kwargs)
 
-    w = __swaplint_trampoline__
+    w: Any = __swaplint_trampoline__
     w.__name__ = raw.__name__
     w.__qualname__ = raw.__qualname__
     w.__doc__ = raw.__doc__
@@ -283,7 +373,7 @@ def make_wrapper(raw: FunctionType, version):
         for key, value in raw.__dict__.items():
             if key != "__wrapped__":
                 setattr(w, key, value)
-    return w
+    return w  # type: ignore[no-any-return]
 
 
 def _init_code() -> None:
@@ -292,27 +382,75 @@ def _init_code() -> None:
     class _V:
         purged = False
 
-    def _probe():
+    def _probe() -> None:
         pass
 
-    w = make_wrapper(_probe, _V())
+    w = make_wrapper(_probe, _V())  # type: ignore[arg-type]
     _TCODE = w.__code__
     names = _TCODE.co_freevars
     _RAW = names.index("raw")
     _VER = names.index("version")
 
 
-_TCODE = None
+_TCODE: Any = None
 _RAW = _VER = 0
 _init_code()
 
 
-def loaded_info(obj):
+def loaded_info(obj: Any) -> tuple[Any, Any] | None:
     """``(raw function, version)`` if *obj* is a wrapped loaded function or a
     bound method of one, else ``None``."""
     if type(obj) is MethodType:
         obj = obj.__func__
     if type(obj) is FunctionType and obj.__code__ is _TCODE:
-        cells = obj.__closure__
+        cells: Any = obj.__closure__
         return cells[_RAW].cell_contents, cells[_VER].cell_contents
     return None
+
+
+# --------------------------------------------------------------------------
+# Generators of loaded code
+# --------------------------------------------------------------------------
+
+
+def make_gen_wrapper(raw: Callable[..., Generator[Any, Any, Any]], version: Any) -> Callable[..., Any]:
+    """Wrap a loaded generator function in a generator function that
+    delegates to it like ``yield from``, but raises :class:`BadFun` instead
+    of resuming it once *version* is purged (a fun of purged code)."""
+
+    def __swaplint_generator__(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        if version.purged:
+            raise _badfun(raw, version)
+        it = raw(*args, **kwargs)
+        try:
+            y = it.send(None)
+        except StopIteration as stop:
+            return stop.value
+        while True:
+            try:
+                sent = yield y
+            except GeneratorExit:
+                it.close()
+                raise
+            except BaseException as exc:
+                if version.purged:
+                    raise _badfun(raw, version) from None
+                try:
+                    y = it.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                if version.purged:
+                    raise _badfun(raw, version)
+                try:
+                    y = it.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+    w: Any = __swaplint_generator__
+    w.__name__ = raw.__name__
+    w.__qualname__ = raw.__qualname__
+    w.__doc__ = raw.__doc__
+    w.__module__ = raw.__module__
+    w.__wrapped__ = raw
+    return w  # type: ignore[no-any-return]
