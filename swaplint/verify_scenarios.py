@@ -17,7 +17,7 @@ from typing import Any
 import libcst as cst
 
 from swaplint.model import Function, build_model
-from swaplint.verify import (
+from swaplint.verify_common import (
     CONFIRMED,
     DEFAULT_ADVANCE,
     NOT_REPRODUCED,
@@ -236,7 +236,7 @@ def _scenario(
     from swaplint.runtime import Runtime
 
     driven = f"messages {', '.join(map(repr, msgs))}" if msgs else "no messages"
-    rt = Runtime(log_crashes=False)
+    rt: Any = Runtime(log_crashes=False)  # the runtime's API is not fully annotated
     try:
         rt.load(module, source, filename=path)
     except Exception as exc:
