@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -45,6 +44,7 @@ from swaplint.discovery import read_regular_file
 from swaplint.engine import Settings, check_source, decode_source, module_name
 from swaplint.findings import FileResult, Finding, RuleError
 from swaplint.gitdiff import GitDiffError, changed_files, changed_filter
+from swaplint.stopping import Terminated, die_with_parent, sigterm_raises
 
 if TYPE_CHECKING:
     from swaplint.cache import Cache
@@ -60,6 +60,7 @@ __all__ = [
     "check_files",
     "default_jobs",
     "progress_bar",
+    "sigterm_raises",
 ]
 
 #: ``progress(done, total)``: called from the main process as files complete.
@@ -165,7 +166,7 @@ def _check_chunk(items: list[_Item]) -> list[_Done]:
     return out
 
 
-def _init_worker(prefilter_enabled: bool) -> None:
+def _init_worker(prefilter_enabled: bool, parent: int) -> None:
     prefilter.ENABLED = prefilter_enabled
     with contextlib.suppress(Exception):
         # A worker must not die of ^C before the main process decides what to do;
@@ -173,51 +174,7 @@ def _init_worker(prefilter_enabled: bool) -> None:
         # main process's handler, which is not for it).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent()
-
-
-def _die_with_parent() -> None:
-    """Linux: have the kernel SIGKILL this process when the main process dies."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() == 1:  # the main process died before prctl took effect
-            os._exit(1)
-
-
-class Terminated(SystemExit):
-    """SIGTERM arrived while :func:`check_files` ran (exit status 128 + 15)."""
-
-    def __init__(self) -> None:
-        super().__init__(128 + signal.SIGTERM)
-
-
-@contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """While the run lasts, SIGTERM raises :class:`Terminated` in the main thread, so
-    the ``except`` clauses that stop the workers run (SIGTERM's default action would
-    end this process and leave them running)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except (ValueError, OSError):
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    die_with_parent(parent)
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
@@ -289,7 +246,7 @@ def _run_pool(
         max_workers=min(jobs, len(chunks)),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(prefilter.ENABLED,),
+        initargs=(prefilter.ENABLED, os.getpid()),
     )
     try:
         for chunk in chunks:
@@ -323,7 +280,7 @@ def _isolate(items: list[_Item], context: Any, on_done: Callable[[list[_Done]], 
             max_workers=1,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(prefilter.ENABLED,),
+            initargs=(prefilter.ENABLED, os.getpid()),
         )
         try:
             done = pool.submit(_check_chunk, [item]).result()
@@ -395,7 +352,7 @@ def check_files(
         report(len(done))
 
     if items:
-        with _sigterm_raises():
+        with sigterm_raises():
             _check_items(items, sizes, jobs, on_done)
 
     if cache is not None:

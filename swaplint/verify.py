@@ -184,7 +184,21 @@ def verify_results(
     after the roots found from the file's location (see :func:`import_roots`).
     ``memory_limit``: the child's ``RLIMIT_AS`` in bytes (None: no limit).
     """
-    scenarios = scenarios or {}
+    from swaplint.stopping import sigterm_raises
+
+    with sigterm_raises():  # SIGTERM still kills the child's group (a `finally` below)
+        return _verify_all(results, sources, scenarios or {}, timeout, disk_paths, extra_roots, memory_limit)
+
+
+def _verify_all(
+    results: Sequence[FileResult],
+    sources: Mapping[str, str | bytes],
+    scenarios: Mapping[str, Scenario],
+    timeout: float,
+    disk_paths: Mapping[str, str] | None,
+    extra_roots: Sequence[str | os.PathLike[str]],
+    memory_limit: int | None,
+) -> list[FileResult]:
     out = []
     for result in results:
         wanted = [f for f in result.findings if f.code in VERIFIABLE]
@@ -291,6 +305,7 @@ def _verify_file(
             "jobs": list(jobs.values()),
             "sys_path": limits.sys_path,
             "memory_limit": limits.memory_limit,
+            "parent": os.getpid(),
         }
         try:
             payload = json.dumps(spec).encode("utf-8", errors="surrogatepass")
@@ -559,8 +574,12 @@ def _child_main(argv: Sequence[str] = ()) -> int:
     """The child: ``python -m swaplint.verify ANSWER_FD`` with the spec on stdin."""
     # Imported before the memory limit, so the verifier itself always fits.
     from swaplint import runtime, verify_scenarios  # noqa: F401
+    from swaplint.stopping import die_with_parent
 
     spec = json.loads(sys.stdin.buffer.read().decode("utf-8", errors="surrogatepass"))
+    if "parent" in spec:
+        die_with_parent(spec["parent"])  # even a SIGKILL of swaplint ends the scenario
+
     answer: IO[str] = os.fdopen(int(argv[0]), "w", encoding="utf-8") if argv else sys.stdout
     limit = spec.get("memory_limit")
     if limit:

@@ -293,5 +293,44 @@ def test_no_import_cycle_through_verify_cache_runner_or_discovery() -> None:
         return False
 
     mine = ["swaplint.verify", "swaplint.verify_scenarios", "swaplint.verify_common", "swaplint.cache"]
-    mine += ["swaplint.runner", "swaplint.discovery", "swaplint.gitdiff"]
+    mine += ["swaplint.runner", "swaplint.discovery", "swaplint.gitdiff", "swaplint.stopping"]
     assert [m for m in mine if reaches(m, m)] == []
+
+
+@pytest.mark.skipif(not LINUX, reason="reads /proc")
+def test_sigterm_during_verify_kills_the_scenario(tmp_path: Path) -> None:
+    (tmp_path / "busy.py").write_text(
+        "from swaplint.runtime import receive\n"
+        "while True:\n    pass\n"
+        "def loop(s=0):\n    msg = receive()\n    return loop(msg)\n"
+    )
+    proc = subprocess.Popen(
+        [*SWAPLINT, "check", "--no-cache", "--verify", str(tmp_path / "busy.py")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=subprocess_env(),
+        start_new_session=True,
+    )
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not children and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            children = _children(proc.pid)
+        assert children, "the verifier child never started"
+        time.sleep(0.3)
+        signalled = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=60)
+        # Not a speed test: the scenario's own time limit is 30 s.
+        assert time.monotonic() - signalled < 4.0
+        assert proc.returncode == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 2.0
+        while not all(_gone(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [c for c in children if not _gone(c)] == []
+    finally:
+        for pid in [proc.pid, *children]:
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=10)
