@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,9 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "site-packages",
     "venv",
 )
+
+#: Ignore specs that apply in a directory, nearest first: (directory, spec).
+_Chain = tuple[tuple[str, "pathspec.PathSpec[Any]"], ...]
 
 #: Suffixes of the files a directory walk picks up.
 PYTHON_SUFFIXES: tuple[str, ...] = (".py", ".pyi")
@@ -106,6 +109,7 @@ class Excluder:
     use_default_excludes: bool = True
     respect_gitignore: bool = True
     _gitignores: dict[Path, pathspec.PathSpec[Any] | None] = field(default_factory=dict, repr=False)
+    _chains: dict[tuple[str, str], _Chain] = field(default_factory=dict, repr=False)
 
     def is_excluded(self, path: Path, *, is_dir: bool, boundary: Path) -> bool:
         """Whether ``path`` (absolute) itself is excluded; ancestors are not looked at."""
@@ -168,19 +172,46 @@ class Excluder:
         return self._gitignores[directory]
 
     def _gitignored(self, path: Path, is_dir: bool, boundary: Path) -> bool:
-        directory = path.parent
+        """The nearest ``.gitignore`` with a say on ``path``, from its directory up to
+        ``boundary``. Linear in the depth of the tree (a hostile tree may be
+        thousands of directories deep): string operations, and each directory's
+        chain of ignore files is computed once."""
+        text = str(path)
+        suffix = "/" if is_dir else ""
+        for directory, spec in self._chain(os.path.dirname(text), str(boundary)):
+            start = len(directory) if directory.endswith(os.sep) else len(directory) + 1
+            rel = text[start:]
+            if os.sep != "/":
+                rel = rel.replace(os.sep, "/")
+            result = spec.check_file(rel + suffix)
+            if result.include is not None:
+                return bool(result.include)
+        return False
+
+    def _chain(self, directory: str, boundary: str) -> _Chain:
+        """The ignore specs that apply in ``directory``, nearest first: its own, then its
+        parents' up to ``boundary`` (only while inside ``boundary``)."""
+        pending: list[str] = []
+        current = directory
+        chain: _Chain | None = None
         while True:
-            spec = self._spec(directory)
+            cached = self._chains.get((current, boundary))
+            if cached is not None:
+                chain = cached
+                break
+            pending.append(current)
+            parent = os.path.dirname(current)
+            inside = current.startswith(boundary.rstrip(os.sep) + os.sep)
+            if current == boundary or parent == current or not inside:
+                chain = ()
+                break
+            current = parent
+        for name in reversed(pending):
+            spec = self._spec(Path(name))
             if spec is not None:
-                rel = path.relative_to(directory).as_posix() + ("/" if is_dir else "")
-                result = spec.check_file(rel)
-                if result.include is not None:
-                    return bool(result.include)
-            if directory == boundary or directory.parent == directory:
-                return False
-            if boundary not in directory.parents:
-                return False
-            directory = directory.parent
+                chain = ((name, spec), *chain)
+            self._chains[(name, boundary)] = chain
+        return chain
 
 
 class NotARegularFile(OSError):
@@ -332,14 +363,26 @@ def _kind(mode: int) -> str:
 def _walk(
     root: Path, excluder: Excluder, boundary: Path, unreadable: Callable[[Path, OSError], None]
 ) -> Iterable[Path]:
-    try:
-        with os.scandir(root) as scan:
-            entries = sorted(scan, key=lambda e: e.name)
-    except OSError as exc:
-        unreadable(root, exc)
-        return
-    for entry in entries:
-        path = root / entry.name
+    """Files under ``root`` in sorted order, depth first; iterative, so no depth is too deep."""
+    stack: list[tuple[Path, Iterator[os.DirEntry[str]]]] = []
+
+    def enter(directory: Path) -> None:
+        try:
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+        except OSError as exc:
+            unreadable(directory, exc)
+            return
+        stack.append((directory, iter(entries)))
+
+    enter(root)
+    while stack:
+        directory, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        path = directory / entry.name
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
             is_file = entry.is_file()
@@ -347,7 +390,7 @@ def _walk(
             continue
         if is_dir:
             if not excluder.is_excluded(path, is_dir=True, boundary=boundary):
-                yield from _walk(path, excluder, boundary, unreadable)
+                enter(path)
         elif is_file and entry.name.endswith(PYTHON_SUFFIXES):
             if not excluder.is_excluded(path, is_dir=False, boundary=boundary):
                 yield path

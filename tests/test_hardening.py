@@ -334,3 +334,37 @@ def test_sigterm_during_verify_kills_the_scenario(tmp_path: Path) -> None:
             if not _gone(pid):
                 os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def test_a_very_deep_tree_is_walked_in_linear_time(tmp_path: Path) -> None:
+    # 1,100 nested directories: deeper than the recursion limit; the old walk was
+    # cubic in the depth (minutes at 400 levels) and recursive.
+    deepest = tmp_path
+    for _ in range(1100):
+        deepest = deepest / "a"
+        deepest.mkdir()  # os.makedirs recurses too deep
+    (deepest / "x.py").write_text("x = 1\n")
+    (tmp_path / ".gitignore").write_text("ignored.py\n")
+    (deepest / "ignored.py").write_text("x = 1\n")
+    script = (
+        "import sys\n"
+        "from swaplint.discovery import Excluder, discover\n"
+        "found = discover(['.'], Excluder(), cwd=sys.argv[1])\n"
+        "print(len(found.files), found.files[0].display_path.count('a'), found.skipped)\n"
+    )
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path)],
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    finally:  # shutil.rmtree (pytest's clean-up) recurses too deep for this tree
+        for file in deepest.iterdir():
+            file.unlink()
+        while deepest != tmp_path:
+            deepest.rmdir()
+            deepest = deepest.parent
+    assert out.split() == ["1", "1100", "[]"]
