@@ -123,7 +123,7 @@ def test_a_git_that_hangs_is_stopped(tmp_path: Path, monkeypatch) -> None:
 
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "git").write_text("#!/bin/sh\nexec sleep 30\n")
+    (fake / "git").write_text(f"#!/bin/sh\nexec {shutil.which('sleep')} 30\n")
     (fake / "git").chmod(0o755)
     monkeypatch.setenv("PATH", str(fake))
     monkeypatch.setattr(gitdiff, "GIT_TIMEOUT", 0.5)
