@@ -223,14 +223,20 @@ class Cache:
         return index
 
     def lookup(
-        self, disk_path: str, display_path: str, module: str, settings: Settings
+        self,
+        disk_path: str,
+        display_path: str,
+        module: str,
+        settings: Settings,
+        max_bytes: int | None = None,
     ) -> tuple[FileResult | None, int | None]:
         """The cached result for this file's current bytes, and the file's size.
 
-        (None, size) on a miss; (None, None) when the file cannot be read.
+        (None, size) on a miss; (None, None) when the file cannot be read (or is
+        larger than ``max_bytes``).
         """
         try:
-            data = read_regular_file(disk_path)
+            data = read_regular_file(disk_path, max_bytes)
         except OSError:
             self.misses += 1
             return None, None

@@ -291,26 +291,37 @@ def discover(
     *,
     force_exclude: bool = False,
     cwd: str | os.PathLike[str] | None = None,
+    max_bytes: int | None = None,
 ) -> Discovery:
     """The files to check for the command line's ``paths``, in a stable order.
 
     Files come back in the order of ``paths``; a directory's files in sorted order.
-    A file reached twice is checked once.
+    A file reached twice is checked once. A file larger than ``max_bytes`` goes to
+    :attr:`Discovery.skipped` ("file too large").
     """
     base = Path(os.path.abspath(cwd if cwd is not None else os.getcwd()))
     result = Discovery()
     seen: set[str] = set()
 
-    def add(disk: Path, display: str) -> None:
-        key = os.path.normcase(str(disk))
-        if key not in seen:
-            seen.add(key)
-            result.files.append(SourceFile(str(disk), display))
-
     def skip(path: str, reason: str) -> None:
         entry = Skipped(path, reason)
         if entry not in result.skipped:
             result.skipped.append(entry)
+
+    def add(disk: Path, display: str) -> None:
+        key = os.path.normcase(str(disk))
+        if key in seen:
+            return
+        seen.add(key)
+        if max_bytes is not None:
+            try:
+                size = os.stat(disk).st_size
+            except OSError:
+                size = 0  # the runner reports it as unreadable
+            if size > max_bytes:
+                skip(display, f"file too large ({_megabytes(size)}; the limit is {_megabytes(max_bytes)})")
+                return
+        result.files.append(SourceFile(str(disk), display))
 
     for given in paths:
         disk = Path(os.path.normpath(base / given))
@@ -344,6 +355,10 @@ def discover(
             rel = os.path.relpath(file, disk)
             add(file, os.path.normpath(os.path.join(given, rel)))
     return result
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
 
 
 def _reason(exc: BaseException) -> str:

@@ -83,6 +83,8 @@ class Task:
     disk_path: str
     display_path: str
     settings: Settings
+    #: A file larger than this is not read: one SWL999 finding ("file too large").
+    max_bytes: int | None = None
 
 
 def default_jobs() -> int:
@@ -145,7 +147,7 @@ def _check_task(task: Task, module: str | None) -> tuple[FileResult, str | None]
         if module is None:
             module = module_name(task.disk_path, task.settings.src)
         try:
-            data = read_regular_file(task.disk_path)
+            data = read_regular_file(task.disk_path, task.max_bytes)
         except OSError as exc:
             return _unreadable(task, module, exc), None
         return _check_data(data, task, module), content_hash(data)
@@ -333,7 +335,7 @@ def check_files(
             continue
         module = module_name(task.disk_path, task.settings.src)
         keys[index] = module
-        hit, size = cache.lookup(task.disk_path, task.display_path, module, task.settings)
+        hit, size = cache.lookup(task.disk_path, task.display_path, module, task.settings, task.max_bytes)
         if hit is not None:
             results[index] = hit
             hits += 1

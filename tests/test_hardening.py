@@ -368,3 +368,23 @@ def test_a_very_deep_tree_is_walked_in_linear_time(tmp_path: Path) -> None:
             deepest.rmdir()
             deepest = deepest.parent
     assert out.split() == ["1", "1100", "[]"]
+
+
+def test_size_limit_in_discovery_runner_and_cache(tmp_path: Path) -> None:
+    from swaplint.cache import Cache
+    from swaplint.discovery import Excluder, Skipped, discover
+    from swaplint.engine import Settings
+    from swaplint.runner import Task, check_files
+
+    (tmp_path / "big.py").write_text("x = 1\n" * 500_000)  # 3 MB
+    (tmp_path / "small.py").write_text(LOOP)
+    found = discover(["."], Excluder(), cwd=tmp_path, max_bytes=2_000_000)
+    assert [f.display_path for f in found.files] == ["small.py"]
+    assert found.skipped == [Skipped("big.py", "file too large (3.0 MB; the limit is 2.0 MB)")]
+    # The runner enforces the limit too (a file may grow after discovery), cache or not.
+    task = Task(str(tmp_path / "big.py"), "big.py", Settings(), max_bytes=2_000_000)
+    for cache in (None, Cache(tmp_path / "cache")):
+        (result,) = check_files([task], jobs=1, cache=cache)
+        assert [f.message for f in result.findings] == [
+            "cannot read file: file too large (over 2000000 bytes)"
+        ]
