@@ -238,7 +238,9 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int | None = None
         if not stat.S_ISREG(info.st_mode):
             raise NotARegularFile(f"not a regular file: {os.fspath(path)}")
         if max_bytes is not None and info.st_size > max_bytes:
-            raise FileTooLarge(f"file too large ({info.st_size} bytes > {max_bytes}): {os.fspath(path)}")
+            raise FileTooLarge(
+                f"file too large ({info.st_size} bytes; the limit is {max_bytes}): {os.fspath(path)}"
+            )
         chunks: list[bytes] = []
         # One byte more than the limit tells a file that grew past it since fstat.
         remaining = max_bytes + 1 if max_bytes is not None else None
@@ -251,7 +253,7 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int | None = None
                 remaining -= len(chunk)
         data = b"".join(chunks)
         if max_bytes is not None and len(data) > max_bytes:
-            raise FileTooLarge(f"file too large (over {max_bytes} bytes): {os.fspath(path)}")
+            raise FileTooLarge(f"file too large (over the limit of {max_bytes} bytes): {os.fspath(path)}")
         return data
     finally:
         os.close(fd)

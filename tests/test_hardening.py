@@ -386,5 +386,5 @@ def test_size_limit_in_discovery_runner_and_cache(tmp_path: Path) -> None:
     for cache in (None, Cache(tmp_path / "cache")):
         (result,) = check_files([task], jobs=1, cache=cache)
         assert [f.message for f in result.findings] == [
-            "cannot read file: file too large (over 2000000 bytes)"
+            "cannot read file: file too large (3000000 bytes; the limit is 2000000)"
         ]
