@@ -12,20 +12,29 @@ findings depend on: the cache format, swaplint's version and a fingerprint of it
 own source files (so a development checkout never reads results of older rules),
 the enabled codes, ``receive-calls``, ``spawn-calls`` and ``src``. Inside, one
 entry per display path: the BLAKE2 hash of the file's bytes, its dotted module
-name, and its findings. An entry is used only if both the hash and the module
-still match. Clean files and files with findings are cached alike; a result with
+name, its findings and a checksum of the entry. An entry is used only if the hash,
+the module and the checksum all match and its findings are well formed. Clean files and files with findings are cached alike; a result with
 a rule crash is not cached, so the crash shows again next time.
 
 One index per run is faster than one file per entry: the warm path over the
 standard library (1,790 files) reads one ~250 kB file instead of opening 1,790
 (see the benchmark in the README).
 
+Nothing read from the cache is trusted. An index is opened without following a
+symlink and without blocking (a FIFO, a device or a socket put in its place is
+never read), must be a regular file of at most :data:`MAX_INDEX_BYTES`, and must be
+JSON of the expected shape. Each entry carries a checksum of everything in it
+(with the settings key and the path it is filed under): an entry that was
+truncated, edited, or copied from another index or another tool does not match
+and is a miss, as is an entry whose findings do not have the schema of a finding.
+A miss is recomputed and rewritten; the cache never crashes a run, hides a
+finding or hangs it.
+
 Concurrent runs: every write goes to a temporary file in the same directory,
 then ``os.replace``, so a reader sees the old index or the new one, never half
 of one. Two runs that write at once each keep what they saw (the last one wins);
-at worst some entries are recomputed next time. A corrupt or unreadable index,
-or a malformed entry, is ignored and rewritten; the cache never makes a run fail
-(if it cannot write, the run goes on uncached).
+at worst some entries are recomputed next time. If the cache cannot be written,
+the run goes on uncached.
 """
 
 from __future__ import annotations
@@ -34,16 +43,20 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swaplint.findings import FileResult, Finding
+from swaplint.discovery import read_regular_file
+from swaplint.findings import FileResult, Finding, ReloadModel, Severity
 
 if TYPE_CHECKING:
     from swaplint.engine import Settings
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+#: An index file larger than this is not read (a miss for every file).
+MAX_INDEX_BYTES = 256 << 20
 DEFAULT_DIRNAME = ".swaplint_cache"
 ENV_VAR = "SWAPLINT_CACHE_DIR"
 
@@ -112,19 +125,59 @@ def _encode(result: FileResult) -> list[dict[str, Any]]:
     return rows
 
 
+def entry_checksum(key: str, path: str, digest: str, module: str, rows: Any) -> str:
+    """What an entry's last field must be: a hash of the entry and where it is filed."""
+    text = json.dumps([key, path, digest, module, rows], sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode("utf-8", errors="surrogatepass"), digest_size=16).hexdigest()
+
+
+_INT_FIELDS = ("line", "column", "end_line", "end_column")
+_STR_FIELDS = ("code", "name", "message")
+_OPTIONAL_STR_FIELDS = ("function", "help")
+
+
+def _valid_row(row: Any) -> bool:
+    """Whether a cached finding has the schema :meth:`Finding.to_dict` writes."""
+    if not isinstance(row, dict) or "path" in row:
+        return False
+    for name in _INT_FIELDS:
+        value = row.get(name)
+        if type(value) is not int or value < 1:
+            return False
+    if (row["end_line"], row["end_column"]) < (row["line"], 0):
+        return False
+    if not all(isinstance(row.get(name), str) for name in _STR_FIELDS):
+        return False
+    if not all(isinstance(row.get(name, ""), str) for name in _OPTIONAL_STR_FIELDS):
+        return False
+    if row.get("severity") not in {s.value for s in Severity}:
+        return False
+    model = row.get("reload_model")
+    return model is None or model in {m.value for m in ReloadModel}
+
+
 def _decode(path: str, module: str, rows: Any) -> FileResult | None:
+    if not isinstance(rows, list) or not all(_valid_row(row) for row in rows):
+        return None
     try:
-        findings = []
-        for row in rows:
-            findings.append(Finding.from_dict({**row, "path": path}))
+        findings = [Finding.from_dict({**row, "path": path}) for row in rows]
     except (TypeError, ValueError, KeyError, AttributeError):
         return None
     return FileResult(path=path, findings=findings, module=module)
 
 
+def _read_index_bytes(file: Path) -> bytes:
+    """The index's bytes: a regular file, not followed through a symlink, never blocking."""
+    info = os.lstat(file)
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(f"not a regular file: {file}")
+    return read_regular_file(file, MAX_INDEX_BYTES)
+
+
 class _Index:
-    def __init__(self, file: Path) -> None:
+    def __init__(self, file: Path, key: str) -> None:
         self.file = file
+        self.key = key
         self.entries: dict[str, Any] = {}
         self.stored: set[str] = set()  # keys this run wrote
         self.dirty = False
@@ -133,10 +186,10 @@ class _Index:
     def _read(self) -> dict[str, Any]:
         file = self.file
         try:
-            data = json.loads(file.read_bytes())
-        except (OSError, ValueError):
-            if file.exists():
-                self.dirty = True  # corrupt: rewrite it
+            data = json.loads(_read_index_bytes(file))
+        except (OSError, ValueError, RecursionError, MemoryError):
+            if os.path.lexists(file):
+                self.dirty = True  # corrupt or foreign: replace it
             return {}
         entries = data.get("entries") if isinstance(data, dict) else None
         if isinstance(entries, dict) and data.get("format") == CACHE_FORMAT:
@@ -168,28 +221,36 @@ class Cache:
             key = self._keys[settings] = settings_key(settings)
         index = self._indexes.get(key)
         if index is None:
-            index = self._indexes[key] = _Index(self.directory / f"v{CACHE_FORMAT}" / f"{key}.json")
+            index = self._indexes[key] = _Index(self.directory / f"v{CACHE_FORMAT}" / f"{key}.json", key)
         return index
 
     def lookup(
-        self, disk_path: str, display_path: str, module: str, settings: Settings
+        self,
+        disk_path: str,
+        display_path: str,
+        module: str,
+        settings: Settings,
+        max_bytes: int | None = None,
     ) -> tuple[FileResult | None, int | None]:
         """The cached result for this file's current bytes, and the file's size.
 
-        (None, size) on a miss; (None, None) when the file cannot be read.
+        (None, size) on a miss; (None, None) when the file cannot be read (or is
+        larger than ``max_bytes``).
         """
         try:
-            with open(disk_path, "rb") as handle:
-                data = handle.read()
+            data = read_regular_file(disk_path, max_bytes)
         except OSError:
             self.misses += 1
             return None, None
-        entry = self._index(settings).entries.get(display_path)
+        index = self._index(settings)
+        entry = index.entries.get(display_path)
         if (
             isinstance(entry, list)
-            and len(entry) == 3
+            and len(entry) == 4
+            and all(isinstance(part, str) for part in (entry[0], entry[1], entry[3]))
             and entry[1] == module
             and entry[0] == content_hash(data)
+            and entry[3] == entry_checksum(index.key, display_path, entry[0], module, entry[2])
         ):
             result = _decode(display_path, module, entry[2])
             if result is not None:
@@ -202,7 +263,9 @@ class Cache:
         self, display_path: str, module: str, digest: str, settings: Settings, result: FileResult
     ) -> None:
         index = self._index(settings)
-        index.entries[display_path] = [digest, module, _encode(result)]
+        rows = _encode(result)
+        checksum = entry_checksum(index.key, display_path, digest, module, rows)
+        index.entries[display_path] = [digest, module, rows, checksum]
         index.stored.add(display_path)
         index.dirty = True
 

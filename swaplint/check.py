@@ -77,6 +77,8 @@ class Outcome:
     #: Display path -> text, for sources that are not on disk (stdin).
     texts: dict[str, str] = field(default_factory=dict)
     root: Path = field(default_factory=lambda: Path(os.getcwd()))
+    #: The directory of the configuration file of the working directory, if there is one.
+    config_root: Path | None = None
 
     @property
     def findings(self) -> list[Finding]:
@@ -177,6 +179,8 @@ def run(request: Request, *, cwd: str | os.PathLike[str] | None = None) -> Outco
     outcome = Outcome(results=[], root=base)
     configs = Configs(request, base, outcome.notices)
     paths = list(request.paths) or ["."]
+    if configs.for_path(base).path is not None:
+        outcome.config_root = configs.for_path(base).root
 
     if "-" in paths:
         paths = [p for p in paths if p != "-"]
@@ -196,15 +200,20 @@ def run(request: Request, *, cwd: str | os.PathLike[str] | None = None) -> Outco
     changed = _changed_since(request.diff_base, base) if request.diff_base else None
     for given in paths:
         config = configs.for_path(base / given)
-        found = discover([given], configs.excluder(config), force_exclude=request.force_exclude, cwd=base)
+        limit = configs.settings_for(base / given).max_file_size or None
+        found = discover(
+            [given], configs.excluder(config), force_exclude=request.force_exclude, cwd=base, max_bytes=limit
+        )
         outcome.missing.extend(found.missing)
+        outcome.notices.extend(str(s) for s in found.skipped)
         for file in found.files:
             own = configs.for_path(file.disk_path)
             if own is not config and _excluded_by_own_config(file.disk_path, own, configs):
                 continue
             if changed is not None and not changed(file.disk_path):
                 continue
-            tasks.append(Task(file.disk_path, file.display_path, configs.settings_for(file.disk_path)))
+            settings = configs.settings_for(file.disk_path)
+            tasks.append(Task(file.disk_path, file.display_path, settings, settings.max_file_size or None))
             outcome.disk_paths[file.display_path] = file.disk_path
     outcome.results.extend(_run_tasks(tasks, request, configs, base))
     outcome.notices.extend(f"{r.path}: {r.notice}" for r in outcome.results if r.notice)
@@ -257,7 +266,15 @@ def _verify(outcome: Outcome, configs: Configs, *, strict: bool) -> list[FileRes
             except OSError:
                 pass  # the verdict says the source is not available
             scenarios.update(configs.for_path(disk).scenarios)
-    verified = verify_results(outcome.results, sources, scenarios)
+    roots: list[str] = []
+    for disk in outcome.disk_paths.values():
+        config = configs.for_path(disk)
+        for root in (str(config.root), *config.src):
+            if root not in roots:
+                roots.append(root)
+    verified = verify_results(
+        outcome.results, sources, scenarios, disk_paths=outcome.disk_paths, extra_roots=roots
+    )
     return drop_not_reproduced(verified) if strict else verified
 
 

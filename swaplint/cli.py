@@ -28,7 +28,8 @@ import click
 from swaplint import __version__
 from swaplint.config import expand_selector
 from swaplint.findings import ReloadModel
-from swaplint.output import FORMAT_NAMES, RunReport, SourceCache, get_formatter, rule_url
+from swaplint.output import FORMAT_NAMES, RunReport, SourceCache, escape_controls, get_formatter, rule_url
+from swaplint.stopping import Terminated
 
 if TYPE_CHECKING:
     from swaplint.check import Request
@@ -41,11 +42,11 @@ DEBUG_ENV = "SWAPLINT_DEBUG"
 
 def _error(message: str) -> None:
     """One line on stderr, prefixed so it stands out in pre-commit and CI logs."""
-    click.echo(f"swaplint: error: {' '.join(message.split())}", err=True)
+    click.echo(f"swaplint: error: {escape_controls(' '.join(message.split()))}", err=True)
 
 
 def _warning(message: str) -> None:
-    click.echo(f"swaplint: warning: {' '.join(message.split())}", err=True)
+    click.echo(f"swaplint: warning: {escape_controls(' '.join(message.split()))}", err=True)
 
 
 class SwaplintError(click.ClickException):
@@ -76,6 +77,9 @@ class SwaplintGroup(click.Group):
         except click.Abort:
             _error("interrupted")
             code = 130
+        except Terminated:
+            _error("terminated")
+            code = 143
         except BrokenPipeError:
             # `swaplint check | head`: the reader left. Point stdout at devnull so the
             # interpreter's final flush does not fail too, and keep the exit code.
@@ -409,6 +413,7 @@ def run_check(opts: CheckOptions) -> int:
             missing=list(outcome.missing),
             sources=sources,
             root=outcome.root,
+            config_root=outcome.config_root,
             color=opts.output_file is None and _color_enabled(opts.no_color, output),
             quiet=opts.quiet,
         )

@@ -15,14 +15,21 @@ Rules (as ruff's):
   case it is excluded exactly as if the walk had found it.
 * A path that does not exist is reported in :attr:`Discovery.missing`; the other
   paths are still discovered.
+* Only directories and regular files are taken. A FIFO, a device (``/dev/zero``) or
+  a socket named on the command line, and a Jupyter notebook (``.ipynb``, which is
+  JSON, not Python), are reported in :attr:`Discovery.skipped` and never opened.
+* A directory that cannot be read or entered (permissions) is reported once in
+  :attr:`Discovery.skipped`; the rest of the tree is still walked.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
@@ -54,6 +61,9 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "venv",
 )
 
+#: Ignore specs that apply in a directory, nearest first: (directory, spec).
+_Chain = tuple[tuple[str, "pathspec.PathSpec[Any]"], ...]
+
 #: Suffixes of the files a directory walk picks up.
 PYTHON_SUFFIXES: tuple[str, ...] = (".py", ".pyi")
 
@@ -66,11 +76,29 @@ class SourceFile:
     display_path: str
 
 
+#: Suffixes of files that are never checked, even when named: (suffix, why).
+SKIPPED_SUFFIXES: tuple[tuple[str, str], ...] = ((".ipynb", "a Jupyter notebook (not checked)"),)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path discovery left out, and why ("cannot read directory: Permission denied")."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}; skipped"
+
+
 @dataclass
 class Discovery:
     files: list[SourceFile] = field(default_factory=list)
     #: Paths from the command line that do not exist, as given.
     missing: list[str] = field(default_factory=list)
+    #: Paths left out with a reason: unreadable directories, FIFOs, devices, sockets,
+    #: notebooks. Each once, in the order met; a run warns about each.
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 @dataclass
@@ -80,12 +108,13 @@ class Excluder:
     patterns: Sequence[PatternSet] = ()
     use_default_excludes: bool = True
     respect_gitignore: bool = True
-    _gitignores: dict[Path, pathspec.PathSpec | None] = field(default_factory=dict, repr=False)
+    _gitignores: dict[Path, pathspec.PathSpec[Any] | None] = field(default_factory=dict, repr=False)
+    _chains: dict[tuple[str, str], _Chain] = field(default_factory=dict, repr=False)
 
     def is_excluded(self, path: Path, *, is_dir: bool, boundary: Path) -> bool:
         """Whether ``path`` (absolute) itself is excluded; ancestors are not looked at."""
         if is_dir and self.use_default_excludes:
-            if path.name in DEFAULT_EXCLUDES or (path / "pyvenv.cfg").is_file():
+            if path.name in DEFAULT_EXCLUDES or _is_file(path / "pyvenv.cfg"):
                 return True
         if any(p.matches(path, is_dir=is_dir) for p in self.patterns):
             return True
@@ -129,38 +158,131 @@ class Excluder:
         return replace(self, patterns=tuple(kept)), boundary
 
     # -- .gitignore ------------------------------------------------------------------
-    def _spec(self, directory: Path) -> pathspec.PathSpec | None:
+    def _spec(self, directory: Path) -> pathspec.PathSpec[Any] | None:
         if directory not in self._gitignores:
             lines: list[str] = []
             for file in (directory / ".gitignore", directory / ".git" / "info" / "exclude"):
                 try:
-                    lines += file.read_text(encoding="utf-8", errors="replace").splitlines()
+                    data = read_regular_file(file, MAX_IGNORE_FILE_BYTES)
                 except OSError:
                     continue
+                lines += data.decode("utf-8", errors="replace").splitlines()
             spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
             self._gitignores[directory] = spec
         return self._gitignores[directory]
 
     def _gitignored(self, path: Path, is_dir: bool, boundary: Path) -> bool:
-        directory = path.parent
+        """The nearest ``.gitignore`` with a say on ``path``, from its directory up to
+        ``boundary``. Linear in the depth of the tree (a hostile tree may be
+        thousands of directories deep): string operations, and each directory's
+        chain of ignore files is computed once."""
+        text = str(path)
+        suffix = "/" if is_dir else ""
+        for directory, spec in self._chain(os.path.dirname(text), str(boundary)):
+            start = len(directory) if directory.endswith(os.sep) else len(directory) + 1
+            rel = text[start:]
+            if os.sep != "/":
+                rel = rel.replace(os.sep, "/")
+            result = spec.check_file(rel + suffix)
+            if result.include is not None:
+                return bool(result.include)
+        return False
+
+    def _chain(self, directory: str, boundary: str) -> _Chain:
+        """The ignore specs that apply in ``directory``, nearest first: its own, then its
+        parents' up to ``boundary`` (only while inside ``boundary``)."""
+        pending: list[str] = []
+        current = directory
+        chain: _Chain | None = None
         while True:
-            spec = self._spec(directory)
+            cached = self._chains.get((current, boundary))
+            if cached is not None:
+                chain = cached
+                break
+            pending.append(current)
+            parent = os.path.dirname(current)
+            inside = current.startswith(boundary.rstrip(os.sep) + os.sep)
+            if current == boundary or parent == current or not inside:
+                chain = ()
+                break
+            current = parent
+        for name in reversed(pending):
+            spec = self._spec(Path(name))
             if spec is not None:
-                rel = path.relative_to(directory).as_posix() + ("/" if is_dir else "")
-                result = spec.check_file(rel)
-                if result.include is not None:
-                    return bool(result.include)
-            if directory == boundary or directory.parent == directory:
-                return False
-            if boundary not in directory.parents:
-                return False
-            directory = directory.parent
+                chain = ((name, spec), *chain)
+            self._chains[(name, boundary)] = chain
+        return chain
+
+
+class NotARegularFile(OSError):
+    """A FIFO, a device, a socket or a directory where a file was expected: never read."""
+
+
+class FileTooLarge(OSError):
+    """A file over the size limit: never read whole."""
+
+
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int | None = None) -> bytes:
+    """The bytes of a regular file, without ever blocking on or draining anything else.
+
+    The file is opened non-blocking (opening a FIFO then returns at once instead of
+    waiting for a writer) and checked with ``fstat`` before a byte is read: a FIFO,
+    a socket, a device (``/dev/zero``) or a directory raises :class:`NotARegularFile`;
+    a file over ``max_bytes`` raises :class:`FileTooLarge`; anything else
+    :class:`OSError`. Never more than ``max_bytes + 1`` bytes are read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARegularFile(f"not a regular file: {os.fspath(path)}")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise FileTooLarge(
+                f"file too large ({info.st_size} bytes; the limit is {max_bytes}): {os.fspath(path)}"
+            )
+        chunks: list[bytes] = []
+        # One byte more than the limit tells a file that grew past it since fstat.
+        remaining = max_bytes + 1 if max_bytes is not None else None
+        while remaining is None or remaining > 0:
+            chunk = os.read(fd, 1 << 20 if remaining is None else min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
+        data = b"".join(chunks)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise FileTooLarge(f"file too large (over the limit of {max_bytes} bytes): {os.fspath(path)}")
+        return data
+    finally:
+        os.close(fd)
+
+
+#: A ``.gitignore`` larger than this is not read.
+MAX_IGNORE_FILE_BYTES = 4 << 20
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()`` that says False instead of raising (e.g. no permission)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _exists(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def git_root(path: Path) -> Path | None:
     """The nearest directory at or above ``path`` that holds ``.git``."""
     for directory in (path, *path.parents):
-        if (directory / ".git").exists():
+        if _exists(directory / ".git"):
             return directory
     return None
 
@@ -171,48 +293,113 @@ def discover(
     *,
     force_exclude: bool = False,
     cwd: str | os.PathLike[str] | None = None,
+    max_bytes: int | None = None,
 ) -> Discovery:
     """The files to check for the command line's ``paths``, in a stable order.
 
     Files come back in the order of ``paths``; a directory's files in sorted order.
-    A file reached twice is checked once.
+    A file reached twice is checked once. A file larger than ``max_bytes`` goes to
+    :attr:`Discovery.skipped` ("file too large").
     """
     base = Path(os.path.abspath(cwd if cwd is not None else os.getcwd()))
     result = Discovery()
     seen: set[str] = set()
 
+    def skip(path: str, reason: str) -> None:
+        entry = Skipped(path, reason)
+        if entry not in result.skipped:
+            result.skipped.append(entry)
+
     def add(disk: Path, display: str) -> None:
         key = os.path.normcase(str(disk))
-        if key not in seen:
-            seen.add(key)
-            result.files.append(SourceFile(str(disk), display))
+        if key in seen:
+            return
+        seen.add(key)
+        if max_bytes is not None:
+            try:
+                size = os.stat(disk).st_size
+            except OSError:
+                size = 0  # the runner reports it as unreadable
+            if size > max_bytes:
+                skip(display, f"file too large ({_megabytes(size)}; the limit is {_megabytes(max_bytes)})")
+                return
+        result.files.append(SourceFile(str(disk), display))
 
     for given in paths:
         disk = Path(os.path.normpath(base / given))
-        if not os.path.lexists(disk) or (disk.is_symlink() and not disk.exists()):
+        if not os.path.lexists(disk) or (disk.is_symlink() and not _exists(disk)):
             result.missing.append(given)
             continue
-        is_dir = disk.is_dir()
+        try:
+            mode = os.stat(disk).st_mode
+        except (OSError, ValueError) as exc:
+            skip(given, f"cannot read: {_reason(exc)}")
+            continue
+        is_dir = stat.S_ISDIR(mode)
         anchor = base if _is_under(disk, base) else disk.parent
         if force_exclude and excluder.is_excluded_with_ancestors(disk, is_dir=is_dir, anchor=anchor):
             continue
         if not is_dir:
-            add(disk, os.path.normpath(given))
+            if not stat.S_ISREG(mode):
+                skip(given, f"not a regular file ({_kind(mode)})")
+            elif disk.suffix.lower() in dict(SKIPPED_SUFFIXES):
+                skip(given, dict(SKIPPED_SUFFIXES)[disk.suffix.lower()])
+            else:
+                add(disk, os.path.normpath(given))
             continue
         walker, boundary = excluder.for_explicit_root(disk, git_root(disk) or disk)
-        for file in _walk(disk, walker, boundary):
+
+        def unreadable(directory: Path, exc: OSError, given: str = given, disk: Path = disk) -> None:
+            shown = os.path.normpath(os.path.join(given, os.path.relpath(directory, disk)))
+            skip(shown, f"cannot read directory: {_reason(exc)}")
+
+        for file in _walk(disk, walker, boundary, unreadable):
             rel = os.path.relpath(file, disk)
             add(file, os.path.normpath(os.path.join(given, rel)))
     return result
 
 
-def _walk(root: Path, excluder: Excluder, boundary: Path) -> Iterable[Path]:
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        path = root / entry.name
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
+
+
+def _walk(
+    root: Path, excluder: Excluder, boundary: Path, unreadable: Callable[[Path, OSError], None]
+) -> Iterable[Path]:
+    """Files under ``root`` in sorted order, depth first; iterative, so no depth is too deep."""
+    stack: list[tuple[Path, Iterator[os.DirEntry[str]]]] = []
+
+    def enter(directory: Path) -> None:
+        try:
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+        except OSError as exc:
+            unreadable(directory, exc)
+            return
+        stack.append((directory, iter(entries)))
+
+    enter(root)
+    while stack:
+        directory, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        path = directory / entry.name
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
             is_file = entry.is_file()
@@ -220,7 +407,7 @@ def _walk(root: Path, excluder: Excluder, boundary: Path) -> Iterable[Path]:
             continue
         if is_dir:
             if not excluder.is_excluded(path, is_dir=True, boundary=boundary):
-                yield from _walk(path, excluder, boundary)
+                enter(path)
         elif is_file and entry.name.endswith(PYTHON_SUFFIXES):
             if not excluder.is_excluded(path, is_dir=False, boundary=boundary):
                 yield path

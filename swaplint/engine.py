@@ -15,7 +15,6 @@ import ast
 import io
 import os
 import re
-import stat
 import tokenize
 import warnings
 from collections.abc import Iterable
@@ -300,48 +299,21 @@ def check_file(
 ) -> FileResult:
     """Check one file on disk. Unreadable files give one SWL999 finding, never an exception."""
     shown = display_path if display_path is not None else os.fspath(path)
+    from swaplint.discovery import FileTooLarge, read_regular_file
+
     try:
-        data = read_source(path, settings.max_file_size)
+        data = read_regular_file(path, settings.max_file_size or None)
+    except FileTooLarge as exc:
+        return FileResult(path=shown, module=module, notice=f"skipped: {exc}")
     except OSError as exc:
         result = FileResult(path=shown, module=module)
         if SyntaxErrorRule.code in settings.enabled:
             reason = exc.strerror or str(exc) or type(exc).__name__
             result.findings.append(_syntax_finding(shown, 1, 1, f"cannot read file: {reason}"))
         return result
-    except FileTooLarge as exc:
-        return FileResult(path=shown, module=module, notice=str(exc))
     if module is None:
         module = module_name(path, settings.src)
     return check_source(data, shown, settings, module=module)
-
-
-class FileTooLarge(Exception):
-    """A file over ``max-file-size``: skipped with a notice, not an error."""
-
-
-def read_source(path: str | os.PathLike[str], limit: int = DEFAULT_MAX_FILE_SIZE) -> bytes:
-    """A regular file's bytes. Raises OSError for a FIFO, device or socket (never blocks on
-    one) and :class:`FileTooLarge` past ``limit`` bytes (0: no limit)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(0, "not a regular file")
-        if limit and st.st_size > limit:
-            raise FileTooLarge(
-                f"skipped: {st.st_size / 1e6:.1f} MB is over max-file-size ({limit / 1e6:.1f} MB)"
-            )
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            if limit and sum(map(len, chunks)) > limit:
-                raise FileTooLarge(f"skipped: over max-file-size ({limit / 1e6:.1f} MB)")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def _one_line(exc: object) -> str:

@@ -7,6 +7,8 @@ import subprocess
 from collections.abc import Callable
 
 PYTHON_SUFFIXES = (".py", ".pyi")
+#: No single git command may take longer than this (seconds).
+GIT_TIMEOUT = 120.0
 
 
 class GitDiffError(Exception):
@@ -14,18 +16,26 @@ class GitDiffError(Exception):
 
 
 def _git(args: list[str], cwd: str) -> str:
+    # Never wait on a terminal (credentials, a pager), never take the index lock
+    # (a concurrent `git commit` must not fail because of us), never run long.
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", "GIT_PAGER": "cat"}
     try:
         proc = subprocess.run(
             ["git", *args],
             cwd=cwd,
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             encoding="utf-8",
             errors="surrogateescape",
+            env=env,
+            timeout=GIT_TIMEOUT,
             check=False,
         )
     except FileNotFoundError as exc:
         raise GitDiffError("git is not installed (needed by --diff-base)") from exc
+    except subprocess.TimeoutExpired:
+        raise GitDiffError(f"git {args[0]} did not finish within {GIT_TIMEOUT:g} s") from None
     except OSError as exc:
         raise GitDiffError(f"cannot run git: {exc}") from exc
     if proc.returncode != 0:

@@ -10,7 +10,16 @@
    ``tasks``, whatever the scheduling.
 
 A file whose check raises, or whose worker process dies, comes back as a
-:class:`~swaplint.findings.RuleError` in its own result; the run goes on.
+:class:`~swaplint.findings.RuleError` in its own result; the run goes on. Only
+regular files are read (:func:`swaplint.discovery.read_regular_file`): a FIFO, a
+device or a socket gets one SWL999 finding ("not a regular file") and is never
+opened in a way that blocks.
+
+Stopping: on Ctrl-C (``KeyboardInterrupt``) or SIGTERM the worker processes are
+killed at once, not left to finish their chunk. SIGTERM raises :class:`Terminated`
+(a ``SystemExit`` with status 143) in the main process while :func:`check_files`
+runs; each worker also asks the kernel to kill it if the main process dies
+(Linux), so not even a SIGKILL of the main process leaves workers behind.
 
 Each worker runs the engine, which screens a file's text first: most files hold no
 wait or spawn at all, and for those one ``ast.parse`` is all the work.
@@ -21,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,9 +39,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from swaplint.discovery import read_regular_file
 from swaplint.engine import Settings, check_source, module_name
-from swaplint.findings import FileResult, RuleError
+from swaplint.findings import FileResult, Finding, RuleError
 from swaplint.gitdiff import GitDiffError, changed_files, changed_filter
+from swaplint.stopping import Terminated, die_with_parent, sigterm_raises
 
 if TYPE_CHECKING:
     from swaplint.cache import Cache
@@ -41,11 +53,13 @@ __all__ = [
     "GitDiffError",
     "Progress",
     "Task",
+    "Terminated",
     "changed_files",
     "changed_filter",
     "check_files",
     "default_jobs",
     "progress_bar",
+    "sigterm_raises",
 ]
 
 #: ``progress(done, total)``: called from the main process as files complete.
@@ -68,6 +82,8 @@ class Task:
     disk_path: str
     display_path: str
     settings: Settings
+    #: A file larger than this is not read: one SWL999 finding ("file too large").
+    max_bytes: int | None = None
 
 
 def default_jobs() -> int:
@@ -88,6 +104,29 @@ def _check_data(data: bytes, task: Task, module: str) -> FileResult:
     return check_source(data, task.display_path, task.settings, module=module)
 
 
+def _unreadable(task: Task, module: str, exc: OSError) -> FileResult:
+    """One SWL999 finding: the file cannot be read (or is no regular file)."""
+    from swaplint.rules import SyntaxErrorRule
+
+    result = FileResult(path=task.display_path, module=module)
+    if SyntaxErrorRule.code in task.settings.enabled:
+        reason = exc.strerror or str(exc).split(":", 1)[0] or type(exc).__name__
+        result.findings.append(
+            Finding(
+                code=SyntaxErrorRule.code,
+                name=SyntaxErrorRule.name,
+                path=task.display_path,
+                line=1,
+                column=1,
+                end_line=1,
+                end_column=2,
+                message=f"cannot read file: {reason}",
+                severity=SyntaxErrorRule.severity,
+            )
+        )
+    return result
+
+
 def _check_task(task: Task, module: str | None) -> tuple[FileResult, str | None]:
     """Check one file; never raises. Returns the result and the hash of what was checked."""
     from swaplint.cache import content_hash
@@ -96,15 +135,9 @@ def _check_task(task: Task, module: str | None) -> tuple[FileResult, str | None]
         if module is None:
             module = module_name(task.disk_path, task.settings.src)
         try:
-            with open(task.disk_path, "rb") as handle:
-                data = handle.read()
-        except OSError:
-            # The engine words unreadable files (one SWL999 finding).
-            from swaplint.engine import check_file
-
-            return check_file(
-                task.disk_path, task.settings, display_path=task.display_path, module=module
-            ), None
+            data = read_regular_file(task.disk_path, task.max_bytes)
+        except OSError as exc:
+            return _unreadable(task, module, exc), None
         return _check_data(data, task, module), content_hash(data)
     except Exception as exc:
         error = RuleError("engine", task.display_path, f"{type(exc).__name__}: {exc}")
@@ -123,12 +156,27 @@ def _check_chunk(items: list[_Item]) -> list[_Done]:
     return out
 
 
-def _init_worker() -> None:
-    # A worker must not die of ^C before the main process decides what to do.
+def _init_worker(parent: int) -> None:
     with contextlib.suppress(Exception):
-        import signal
-
+        # A worker must not die of ^C before the main process decides what to do;
+        # the main process kills it. SIGTERM: die (a forked worker inherits the
+        # main process's handler, which is not for it).
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: kill its processes (their current chunk is abandoned) and reap them."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + 2.0
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(max(0.0, deadline - time.monotonic()))
 
 
 # --------------------------------------------------------------------------------------
@@ -187,6 +235,7 @@ def _run_pool(
         max_workers=min(jobs, len(chunks)),
         mp_context=context,
         initializer=_init_worker,
+        initargs=(os.getpid(),),
     )
     try:
         for chunk in chunks:
@@ -200,8 +249,8 @@ def _run_pool(
                 except BrokenProcessPool:
                     broken.extend(chunk)
     except BaseException:
-        # ^C (or a bug here): drop the queued chunks; workers finish the one they hold.
-        pool.shutdown(wait=False, cancel_futures=True)
+        # ^C, SIGTERM (or a bug here): drop the queued chunks and kill the workers.
+        _kill_workers(pool)
         raise
     pool.shutdown(wait=True)
     if broken:
@@ -216,16 +265,22 @@ def _isolate(items: list[_Item], context: Any, on_done: Callable[[list[_Done]], 
     """
     for item in sorted(items, key=lambda it: it[0]):
         index, task, _ = item
+        pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
+        )
         try:
-            with ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=context,
-                initializer=_init_worker,
-            ) as pool:
-                done = pool.submit(_check_chunk, [item]).result()
+            done = pool.submit(_check_chunk, [item]).result()
+            pool.shutdown(wait=True)
         except BrokenProcessPool:
+            pool.shutdown(wait=True)
             error = RuleError("engine", task.display_path, "worker process crashed on this file")
             done = [(index, FileResult(path=task.display_path, errors=[error], module=item[2]), None)]
+        except BaseException:
+            _kill_workers(pool)
+            raise
         on_done(done)
 
 
@@ -267,7 +322,7 @@ def check_files(
             continue
         module = module_name(task.disk_path, task.settings.src)
         keys[index] = module
-        hit, size = cache.lookup(task.disk_path, task.display_path, module, task.settings)
+        hit, size = cache.lookup(task.disk_path, task.display_path, module, task.settings, task.max_bytes)
         if hit is not None:
             results[index] = hit
             hits += 1
@@ -286,21 +341,29 @@ def check_files(
         report(len(done))
 
     if items:
-        workers = default_jobs() if jobs is None or jobs < 1 else jobs
-        context = _mp_context() if workers > 1 else None
-        if context is not None and len(items) >= _min_parallel(context):
-            if cache is None:  # sizes for scheduling: one stat per file
-                for index, task, _ in items:
-                    with contextlib.suppress(OSError):
-                        sizes[index] = os.stat(task.disk_path).st_size
-            _run_pool(items, sizes, min(workers, len(items)), context, on_done)
-        else:
-            for item in items:
-                on_done(_check_chunk([item]))
+        with sigterm_raises():
+            _check_items(items, sizes, jobs, on_done)
 
     if cache is not None:
         cache.save()
     return [r if r is not None else FileResult(path=t.display_path) for r, t in zip(results, tasks)]
+
+
+def _check_items(
+    items: list[_Item], sizes: dict[int, int], jobs: int | None, on_done: Callable[[list[_Done]], None]
+) -> None:
+    """Check the cache misses: in a pool when there are enough of them, else here."""
+    workers = default_jobs() if jobs is None or jobs < 1 else jobs
+    context = _mp_context() if workers > 1 else None
+    if context is not None and len(items) >= _min_parallel(context):
+        for index, task, _ in items:  # sizes for scheduling (the cache knows them already)
+            if index not in sizes:
+                with contextlib.suppress(OSError):
+                    sizes[index] = os.stat(task.disk_path).st_size
+        _run_pool(items, sizes, min(workers, len(items)), context, on_done)
+    else:
+        for item in items:
+            on_done(_check_chunk([item]))
 
 
 # --------------------------------------------------------------------------------------

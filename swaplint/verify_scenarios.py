@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
-from swaplint.verify import (
+from swaplint.verify_common import (
     CONFIRMED,
     DEFAULT_ADVANCE,
     NOT_REPRODUCED,
@@ -218,7 +218,7 @@ def _scenario(
     from swaplint.runtime import Runtime
 
     driven = f"messages {', '.join(map(repr, msgs))}" if msgs else "no messages"
-    rt = Runtime(log_crashes=False)
+    rt: Any = Runtime(log_crashes=False)  # the runtime's API is not fully annotated
     try:
         rt.load(module, source, filename=path)
     except Exception as exc:

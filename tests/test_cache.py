@@ -168,3 +168,115 @@ def test_content_hash_is_stable() -> None:
     assert content_hash(b"x") == content_hash(b"x") != content_hash(b"y")
     assert isinstance(FileResult("p", errors=[RuleError("engine", "p", "e")]).errors[0], RuleError)
     assert os.sep  # keep imports used
+
+
+# -- hardening (issue 12, item 6): nothing read from the cache is trusted --------------------
+
+
+def _entries(index: Path) -> dict:
+    return json.loads(index.read_bytes())["entries"]
+
+
+def test_a_forged_entry_cannot_hide_findings(project: Path, tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    tasks = _tasks(project)
+    expected = [r.findings for r in check_files(tasks, jobs=1, cache=Cache(cache_dir))]
+    assert any(expected)
+    (index,) = _index_files(cache_dir)
+    data = json.loads(index.read_bytes())
+    # Right content hash and module, findings emptied: a truncated or edited entry.
+    for entry in data["entries"].values():
+        entry[2] = []
+    index.write_text(json.dumps(data))
+    cache = Cache(cache_dir)
+    assert [r.findings for r in check_files(tasks, jobs=1, cache=cache)] == expected
+    assert cache.hits == 1  # clean.py's entry had no findings to drop: unchanged
+    # An entry filed under another path (or copied from another index) is a miss too.
+    data = json.loads(index.read_bytes())
+    entries = data["entries"]
+    entries["src/clean.py"], entries["src/loop.py"] = entries["src/loop.py"], entries["src/clean.py"]
+    (project / "src" / "clean.py").write_text(LOOP)
+    (project / "src" / "loop.py").write_text(CLEAN)
+    index.write_text(json.dumps(data))
+    cache = Cache(cache_dir)
+    swapped = check_files(tasks, jobs=1, cache=cache)
+    assert cache.hits == 0
+    assert [r.findings for r in swapped] == [
+        check_file(t.disk_path, display_path=t.display_path).findings for t in tasks
+    ]
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda e: e[:3],  # truncated
+        lambda e: [*e[:2], [{"code": "SWL003"}], e[3]],  # missing fields
+        lambda e: [*e[:2], [dict(e[2][0], line=-5)] if e[2] else [1], e[3]],  # bad line
+        lambda e: [*e[:2], "rows", e[3]],
+        lambda e: [*e[:2], [[1, 2]], e[3]],
+        lambda e: [None, None, None, None],
+        lambda e: {"a": 1},
+    ],
+    ids=["truncated", "missing-fields", "bad-line", "rows-not-a-list", "row-not-a-dict", "nulls", "dict"],
+)
+def test_malformed_entries_are_misses(project: Path, tmp_path: Path, mangle) -> None:
+    cache_dir = tmp_path / "cache"
+    tasks = _tasks(project)
+    expected = [r.findings for r in check_files(tasks, jobs=1, cache=Cache(cache_dir))]
+    (index,) = _index_files(cache_dir)
+    data = json.loads(index.read_bytes())
+    data["entries"] = {k: mangle(v) for k, v in data["entries"].items()}
+    index.write_text(json.dumps(data))
+    cache = Cache(cache_dir)
+    assert [r.findings for r in check_files(tasks, jobs=1, cache=cache)] == expected
+    assert cache.hits == 0
+    cache = Cache(cache_dir)  # and rewritten: the next run hits
+    check_files(tasks, jobs=1, cache=cache)
+    assert cache.hits == 2
+
+
+def test_deeply_nested_index_is_a_miss(project: Path, tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    tasks = _tasks(project)
+    expected = [r.findings for r in check_files(tasks, jobs=1, cache=Cache(cache_dir))]
+    (index,) = _index_files(cache_dir)
+    index.write_text("[" * 200_000 + "]" * 200_000)
+    cache = Cache(cache_dir)
+    assert [r.findings for r in check_files(tasks, jobs=1, cache=cache)] == expected
+    assert cache.hits == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_or_device_in_the_cache_never_hangs(project: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cache_dir = tmp_path / "cache"
+    tasks = _tasks(project)
+    check_files(tasks, jobs=1, cache=Cache(cache_dir))
+    (index,) = _index_files(cache_dir)
+    index.unlink()
+    os.mkfifo(index)
+    # In a child with a time limit: the old code blocks forever opening the FIFO.
+    script = (
+        "import sys\n"
+        "from swaplint.cache import Cache\n"
+        "from swaplint.engine import Settings\n"
+        "from swaplint.runner import Task, check_files\n"
+        "tasks = [Task(p, p, Settings()) for p in sys.argv[2:]]\n"
+        "cache = Cache(sys.argv[1])\n"
+        "results = check_files(tasks, jobs=1, cache=cache)\n"
+        "print(cache.hits, sum(len(r.findings) for r in results))\n"
+    )
+    args = [sys.executable, "-c", script, str(cache_dir), *(t.disk_path for t in tasks)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=30, check=True).stdout
+    assert out.split()[0] == "0" and int(out.split()[1]) > 0
+    # Replaced by a real index on save: the next run hits.
+    assert index.is_file() and not index.is_symlink()
+    out = subprocess.run(args, capture_output=True, text=True, timeout=30, check=True).stdout
+    assert out.split()[0] == "2"
+    # A symlink to a device is not followed.
+    index.unlink()
+    index.symlink_to("/dev/zero")
+    out = subprocess.run(args, capture_output=True, text=True, timeout=30, check=True).stdout
+    assert out.split()[0] == "0"

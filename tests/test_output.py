@@ -286,3 +286,90 @@ def test_sarif_output_file_from_cli(project, write, run, sarif_schema):
     result = run("check", "--format", "sarif", "-o", "results.sarif", "server.py")
     assert result.exit_code == 1 and result.stdout == ""
     validate(sarif_schema, json.loads((project / "results.sarif").read_text(encoding="utf-8")))
+
+
+# -- hardening (issue 12: items 17 and 19) ---------------------------------------------------
+
+
+def _sarif_results(run, *args):
+    document = json.loads(run("check", "--no-cache", "--format", "sarif", *args).stdout)
+    (run_,) = document["runs"]
+    locations = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in run_["results"]]
+    fingerprints = [r["partialFingerprints"] for r in run_["results"]]
+    return run_["originalUriBaseIds"]["%SRCROOT%"]["uri"], locations, fingerprints
+
+
+def test_sarif_srcroot_is_the_git_root_from_any_directory(project, write, run, monkeypatch):
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(project)], check=True, timeout=30)
+    write("sub/server.py", FLAGGED)
+    from_root = _sarif_results(run, "sub/server.py")
+    monkeypatch.chdir(project / "sub")
+    from_sub = _sarif_results(run, "server.py")
+    assert from_root == from_sub
+    root_uri, locations, _ = from_sub
+    assert root_uri == project.as_uri() + "/"
+    assert locations[0] == {"uri": "sub/server.py", "uriBaseId": "%SRCROOT%"}
+
+
+def test_sarif_srcroot_is_the_config_root_outside_git(project, write, monkeypatch):
+    from swaplint.output import source_root
+
+    write("sub/server.py", FLAGGED)
+    sources = SourceCache()
+    documents = []
+    for cwd, path in ((project, "sub/server.py"), (project / "sub", "server.py")):
+        monkeypatch.chdir(cwd)
+        sources.add_text(path, FLAGGED)
+        report = RunReport(findings=[make_finding(path=path)], sources=sources, root=cwd, config_root=project)
+        assert source_root(report) == project
+        documents.append(json.loads(render(sarif_format.write, report))["runs"][0])
+    first, second = documents
+    assert first["originalUriBaseIds"] == second["originalUriBaseIds"]
+    assert first["results"][0]["locations"] == second["results"][0]["locations"]
+    assert first["results"][0]["partialFingerprints"] == second["results"][0]["partialFingerprints"]
+    # Without a config, not in git: the working directory, as before.
+    monkeypatch.chdir(project)
+    assert source_root(RunReport(findings=[make_finding()], root=project)) == project
+
+
+ANSI_SOURCE = (
+    "from swaplint.runtime import receive\n\n"
+    "def server_loop(state):\n"
+    '    x = "\x1b[2J"; msg = receive()  # \x1b[31mred\x1b[0m \u202e\x07\n'
+    "    return server_loop(state + msg)\n"
+)
+
+
+def test_text_escapes_control_characters(project, write, run):
+    name = "evil\x1b[2J.py"
+    (project / name).write_text(ANSI_SOURCE, encoding="utf-8")
+    out = run("check", "--no-cache", "--no-color", name).stdout
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    lines = out.splitlines()
+    assert lines[0] == "evil\\x1b[2J.py"
+    row = next(i for i, line in enumerate(lines) if "msg = receive()" in line)
+    assert lines[row] == ' 4 |     x = "\\x1b[2J"; msg = receive()  # \\x1b[31mred\\x1b[0m \\u202e\\x07'
+    caret = lines[row + 1]
+    assert lines[row][caret.index("^") : caret.rindex("^") + 1] == "receive()"
+
+
+def test_concise_and_github_escape_control_characters():
+    finding = make_finding(path="evil\x1b[2J.py", message="waits \x1b]8;;http://x\x07here")
+    report = RunReport(findings=[finding])
+    from swaplint.output import concise
+
+    for write_ in (concise.write, github_format.write):
+        out = render(write_, report)
+        assert "\x1b" not in out and "\x07" not in out, out
+        assert "\\x1b" in out
+    assert github_format.escape_data("a\nb\x1b") == "a%0Ab\\x1b"
+
+
+def test_escape_controls():
+    from swaplint.output import escape_controls
+
+    assert escape_controls("plain\ttab é 😀") == "plain\ttab é 😀"
+    assert escape_controls("\x00\x1b\x7f\x9b\u202e\u2066") == "\\x00\\x1b\\x7f\\x9b\\u202e\\u2066"
+    assert escape_controls("a\nb\r", keep="\n") == "a\nb\\x0d"

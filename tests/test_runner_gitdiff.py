@@ -116,3 +116,16 @@ def test_changed_filter_through_a_symlink(repo: Path, tmp_path: Path, monkeypatc
     keep = changed_filter("main", link)
     assert keep("pkg/staged.py") and keep(str(link / "untracked.py"))
     assert not keep("pkg/same.py") and not keep("pkg/notes.txt")
+
+
+def test_a_git_that_hangs_is_stopped(tmp_path: Path, monkeypatch) -> None:
+    import swaplint.gitdiff as gitdiff
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "git").write_text(f"#!/bin/sh\nexec {shutil.which('sleep')} 30\n")
+    (fake / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake))
+    monkeypatch.setattr(gitdiff, "GIT_TIMEOUT", 0.5)
+    with pytest.raises(GitDiffError, match=r"did not finish within 0\.5 s"):
+        changed_files("main", tmp_path)

@@ -9,11 +9,13 @@ to ``stream``. One small module per format; :data:`FORMATS` maps the names the
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from swaplint.discovery import read_regular_file
 from swaplint.findings import Finding, RuleError, Severity
 
 #: Where each rule's documentation lives; a rule's anchor is its lower-case code.
@@ -25,6 +27,30 @@ HOMEPAGE_URL = "https://github.com/swaplint/swaplint"
 def rule_url(code: str) -> str:
     """The documentation link of a rule, e.g. ``.../docs/rules.md#swl001``."""
     return f"{RULE_DOCS_URL}#{code.lower()}"
+
+
+# C0 controls but tab, DEL, C1 controls, and the bidirectional overrides and isolates
+# that reorder what a terminal shows ("Trojan Source").
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str, keep: str = "") -> str:
+    """``text`` with control characters written as escapes (``\\x1b``, ``\\u202e``).
+
+    What a file or a finding says must never drive the terminal: an ANSI escape in
+    a comment, a string or a file name is shown, not obeyed. Tabs are kept, and the
+    characters in ``keep`` (e.g. ``"\\n"``).
+    """
+    if not _CONTROL.search(text):
+        return text
+    if keep:
+        return _CONTROL.sub(lambda m: m.group() if m.group() in keep else _escaped(m), text)
+    return _CONTROL.sub(_escaped, text)
 
 
 class SourceCache:
@@ -45,7 +71,7 @@ class SourceCache:
         if display_path not in self._text:
             disk = self._disk.get(display_path, display_path)
             try:
-                data = Path(disk).read_bytes()
+                data = read_regular_file(disk)
             except OSError:
                 self._text[display_path] = []
             else:
@@ -72,8 +98,11 @@ class RunReport:
     #: Command-line paths that do not exist.
     missing: list[str] = field(default_factory=list)
     sources: SourceCache = field(default_factory=SourceCache)
-    #: The directory SARIF URIs are relative to (``%SRCROOT%``): the working directory.
+    #: The working directory (display paths are relative to it).
     root: Path = field(default_factory=lambda: Path(os.getcwd()))
+    #: The configuration file's directory, if any: SARIF's ``%SRCROOT%`` when the
+    #: working directory is not in a git repository (see :func:`source_root`).
+    config_root: Path | None = None
     color: bool = False
     quiet: bool = False
 
@@ -96,6 +125,25 @@ class RunReport:
             f"Found {_plural(len(self.findings), 'finding')} in {_plural(files, 'file')} "
             f"({_plural(errors, 'error')}, {_plural(warnings, 'warning')})"
         )
+
+
+def source_root(report: RunReport) -> Path:
+    """The directory SARIF paths and fingerprints are relative to (``%SRCROOT%``).
+
+    The git root of the working directory; else the configuration's directory;
+    else the git root of the first file with a finding; else the working directory.
+    So the same finding gets the same path and fingerprint from any directory.
+    """
+    from swaplint.discovery import git_root
+
+    cwd = Path(os.path.abspath(report.root))
+    found = git_root(cwd)
+    if found is None and report.config_root is not None:
+        found = Path(os.path.abspath(report.config_root))
+    if found is None and report.findings:
+        first = Path(os.path.abspath(report.findings[0].path))
+        found = git_root(first.parent)
+    return found or cwd
 
 
 def _plural(count: int, word: str) -> str:
@@ -132,6 +180,8 @@ __all__ = [
     "Formatter",
     "RunReport",
     "SourceCache",
+    "escape_controls",
     "get_formatter",
     "rule_url",
+    "source_root",
 ]

@@ -1,11 +1,14 @@
-"""One ``path:line:col: CODE message`` line per finding, for editors and grep."""
+"""One ``path:line:col: CODE message`` line per finding, for editors and grep.
+
+Control characters (from a file name or a message) are shown escaped (``\\x1b``).
+"""
 
 from __future__ import annotations
 
 from typing import TextIO
 
 from swaplint.findings import Finding
-from swaplint.output import RunReport
+from swaplint.output import RunReport, escape_controls
 
 
 def format_finding(finding: Finding) -> str:
@@ -14,7 +17,7 @@ def format_finding(finding: Finding) -> str:
     verdict = finding.verification
     if verdict is not None:
         line += f" [{verdict.status}: {verdict.evidence}]"
-    return line
+    return escape_controls(line)
 
 
 def write(report: RunReport, stream: TextIO) -> None:

@@ -4,8 +4,9 @@
 
 Escaping follows the workflow-command rules: in the message ``%``, ``\\r`` and ``\\n``
 become ``%25``, ``%0D`` and ``%0A``; property values also escape ``:`` and ``,``
-(``%3A``, ``%2C``). GitHub rejects column properties on an annotation that spans
-several lines, so ``col``/``endColumn`` are only given when the finding is on one line.
+(``%3A``, ``%2C``); other control characters are shown escaped (``\\x1b``). GitHub
+rejects column properties on an annotation that spans several lines, so
+``col``/``endColumn`` are only given when the finding is on one line.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 from typing import TextIO
 
 from swaplint.findings import Finding, Severity
-from swaplint.output import RunReport
+from swaplint.output import RunReport, escape_controls
 
 
 def escape_data(value: str) -> str:
+    value = escape_controls(value, keep="\r\n")  # no ANSI escapes in the log
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

@@ -3,7 +3,8 @@
 * ``tool.driver``: name, version, informationUri and every rule (id, name, short and
   full description, help text and Markdown, default level, tags).
 * one result per finding: ruleId/ruleIndex, level, message, a location relative to
-  ``%SRCROOT%`` (the working directory, given in ``originalUriBaseIds``) with a
+  ``%SRCROOT%`` (the git root, else the config root: :func:`swaplint.output.source_root`;
+  given in ``originalUriBaseIds``) with a
   region in Unicode code points (``columnKind``), and ``partialFingerprints`` that
   survive unrelated edits: a hash of the rule id, the relative path, the normalised
   text of the flagged line(s) and an occurrence index (never a line number).
@@ -24,7 +25,7 @@ from urllib.parse import quote
 
 from swaplint import __version__
 from swaplint.findings import Finding, Severity
-from swaplint.output import HOMEPAGE_URL, RunReport, rule_url
+from swaplint.output import HOMEPAGE_URL, RunReport, rule_url, source_root
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -87,12 +88,13 @@ def normalised_text(finding: Finding, lines: list[str]) -> str:
     return " ".join(" ".join(chosen).split())
 
 
-def fingerprints(report: RunReport) -> list[str]:
+def fingerprints(report: RunReport, root: Path | None = None) -> list[str]:
     """One fingerprint per finding of ``report.findings`` (same order)."""
+    root = root if root is not None else source_root(report)
     seen: Counter[tuple[str, str, str]] = Counter()
     out = []
     for finding in report.findings:
-        uri = artifact_location(finding.path, report.root)["uri"]
+        uri = artifact_location(finding.path, root)["uri"]
         text = normalised_text(finding, report.sources.lines(finding.path))
         key = (finding.code, uri, text)
         occurrence = seen[key]
@@ -109,8 +111,9 @@ def build_sarif(report: RunReport) -> dict[str, Any]:
 
     rules = list(RULES)
     index = {rule.code: i for i, rule in enumerate(rules)}
+    root = source_root(report)
     results = []
-    for finding, fingerprint in zip(report.findings, fingerprints(report)):
+    for finding, fingerprint in zip(report.findings, fingerprints(report, root)):
         result: dict[str, Any] = {
             "ruleId": finding.code,
             "level": _level(finding.severity),
@@ -118,7 +121,7 @@ def build_sarif(report: RunReport) -> dict[str, Any]:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": artifact_location(finding.path, report.root),
+                        "artifactLocation": artifact_location(finding.path, root),
                         "region": {
                             "startLine": finding.line,
                             "startColumn": finding.column,
@@ -148,9 +151,7 @@ def build_sarif(report: RunReport) -> dict[str, Any]:
         notification: dict[str, Any] = {
             "level": "error",
             "message": {"text": f"rule {error.code} crashed: {error.error}"},
-            "locations": [
-                {"physicalLocation": {"artifactLocation": artifact_location(error.path, report.root)}}
-            ],
+            "locations": [{"physicalLocation": {"artifactLocation": artifact_location(error.path, root)}}],
         }
         if error.code in index:
             notification["associatedRule"] = {"id": error.code, "index": index[error.code]}
@@ -161,7 +162,7 @@ def build_sarif(report: RunReport) -> dict[str, Any]:
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
 
-    root_uri = report.root.as_uri()
+    root_uri = root.as_uri()
     if not root_uri.endswith("/"):
         root_uri += "/"
     return {

@@ -12,7 +12,8 @@ Found 1 finding in 1 file (0 errors, 1 warning)
 ```
 
 Colour only when the stream is a terminal (the CLI decides; ``NO_COLOR`` and
-``--no-color`` turn it off).
+``--no-color`` turn it off). Control characters from a file (its name, its source
+lines) or a message are shown escaped (``\\x1b``), never sent to the terminal.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rich.console import Console
 from rich.text import Text
 
 from swaplint.findings import Finding, Severity
-from swaplint.output import RunReport
+from swaplint.output import RunReport, escape_controls
 
 #: At most this many source lines of a multi-line span are shown.
 MAX_SPAN_LINES = 4
@@ -54,7 +55,7 @@ def severity_style(severity: Severity) -> str:
 def write(report: RunReport, stream: TextIO) -> None:
     console = make_console(stream, report.color)
     for path, group in groupby(report.findings, key=lambda f: f.path):
-        console.print(Text(path, style="bold underline"))
+        console.print(Text(escape_controls(path), style="bold underline"))
         for finding in group:
             _write_finding(console, finding, report.sources.lines(path))
         console.print()
@@ -70,15 +71,20 @@ def _write_finding(console: Console, finding: Finding, lines: list[str]) -> None
     head.append(" ")
     head.append(finding.code, style=style)
     head.append(f" [{finding.severity.value}] ", style=style)
-    head.append(finding.message)
+    head.append(escape_controls(finding.message))
     console.print(head)
     for row in source_excerpt(finding, lines):
         console.print(_styled_row(row, style))
     if finding.help:
-        console.print(Text.assemble(("     = ", "dim"), ("help", "bold cyan"), (f": {finding.help}", "")))
+        console.print(
+            Text.assemble(
+                ("     = ", "dim"), ("help", "bold cyan"), (f": {escape_controls(finding.help)}", "")
+            )
+        )
     if finding.verification is not None:
         verdict = finding.verification
-        console.print(Text(f"     = verification: {verdict.status}: {verdict.evidence}", style="dim"))
+        evidence = escape_controls(verdict.evidence)
+        console.print(Text(f"     = verification: {verdict.status}: {evidence}", style="dim"))
 
 
 def _styled_row(row: tuple[str, str, str], caret_style: str) -> Text:
@@ -111,7 +117,7 @@ def source_excerpt(finding: Finding, lines: list[str]) -> list[tuple[str, str, s
         if elided and index == len(shown) - 1:
             rows.append((" " * (width - 4) + "... ", "|", ""))
         raw = lines[number - 1]
-        display = raw.expandtabs(TAB_WIDTH)
+        display = escape_controls(raw).expandtabs(TAB_WIDTH)
         start = finding.column if number == first else _indent(raw) + 1
         end = finding.end_column if number == finding.end_line else len(raw) + 1
         start_cells = _cells(raw, start - 1)
@@ -127,5 +133,5 @@ def _indent(line: str) -> int:
 
 
 def _cells(line: str, chars: int) -> int:
-    """Display width of the first ``chars`` code points of ``line`` (tabs expanded)."""
-    return cell_len(line[: max(chars, 0)].expandtabs(TAB_WIDTH))
+    """Display width of the first ``chars`` code points of ``line`` (escaped, tabs expanded)."""
+    return cell_len(escape_controls(line[: max(chars, 0)]).expandtabs(TAB_WIDTH))
