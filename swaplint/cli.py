@@ -58,7 +58,7 @@ class SwaplintError(click.ClickException):
 class SwaplintGroup(click.Group):
     """A click group whose errors are one line on stderr and whose crashes exit 2."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
@@ -328,7 +328,7 @@ class CheckCommand(click.Command):
 @cli.command(cls=CheckCommand)
 @check_options
 @click.pass_context
-def check(ctx: click.Context, **kwargs: Any) -> None:
+def check(ctx: click.Context, /, **kwargs: Any) -> None:
     """Check files and directories (default: the current one) for hot-swap hazards.
 
     PATHS are files or directories; '-' reads source from stdin.
@@ -461,7 +461,7 @@ def write_statistics(report: RunReport, stream: TextIO, output_format: str) -> N
         for c, n in sorted(counts.items())
         if c not in {r["code"] for r in rows}
     ]
-    rows.sort(key=lambda r: (-r["count"], r["code"]))
+    rows.sort(key=lambda r: (-int(r["count"]), str(r["code"])))
     if output_format == "json":
         json.dump(rows, stream, indent=2)
         stream.write("\n")

@@ -57,7 +57,7 @@ class PatternSet:
     patterns: tuple[str, ...]
 
     @property
-    def spec(self) -> pathspec.PathSpec:
+    def spec(self) -> pathspec.PathSpec[Any]:
         return _compile(self.patterns)
 
     def matches(self, path: str | os.PathLike[str], *, is_dir: bool = False) -> bool:
@@ -72,10 +72,10 @@ class PatternSet:
         return self.spec.match_file(rel)
 
 
-_SPEC_CACHE: dict[tuple[str, ...], pathspec.PathSpec] = {}
+_SPEC_CACHE: dict[tuple[str, ...], pathspec.PathSpec[Any]] = {}
 
 
-def _compile(patterns: tuple[str, ...]) -> pathspec.PathSpec:
+def _compile(patterns: tuple[str, ...]) -> pathspec.PathSpec[Any]:
     spec = _SPEC_CACHE.get(patterns)
     if spec is None:
         spec = _SPEC_CACHE[patterns] = pathspec.GitIgnoreSpec.from_lines(patterns)

@@ -209,7 +209,7 @@ class WaitPath:
 class LoopSite:
     """A loop that runs for the life of its thread, task or process, and waits."""
 
-    node: LoopNode
+    node: LoopNode | ast.AST  # a library loop: the call, e.g. `server.serve_forever()`
     function: Function
     condition: Condition
     waits: list[WaitPath]
@@ -819,12 +819,11 @@ class _Waits:
         text = dotted_name(func)
         label = f"{text or short(func)}()"
         if self.extra and (resolved in self.extra or text in self.extra):
-            wait = _timeout(call, shapes.Timeout(("timeout",)))
-            return self._wait(info, WaitKind.RECEIVE, wait, label, text or "", None)
+            configured = _timeout(call, shapes.Timeout(("timeout",)))
+            return self._wait(info, WaitKind.RECEIVE, configured, label, text or "", None)
         shape = shapes.FUNCTIONS.get(resolved or "")
         if shape is not None:
-            wait = _timeout(call, shape.timeout)
-            return self._wait(info, shape.kind, wait, label, shape.name, None)
+            return self._wait(info, shape.kind, _timeout(call, shape.timeout), label, shape.name, None)
         receiver: ast.expr | None = None
         name = ""
         if isinstance(func, ast.Attribute):
@@ -846,8 +845,9 @@ class _Waits:
             return None
         if shape.max_args is not None and len(call.args) + len(call.keywords) > shape.max_args:
             return None
+        wait: Default | None
         if shape.kind is WaitKind.POLL:
-            wait: Default | None = Default.POLL
+            wait = Default.POLL
         elif name == "get":
             wait = self._queue_get(call, receiver_text, words)
         elif name == "select" and len(call.args) >= 3:
@@ -1035,7 +1035,7 @@ def _exits(node: LoopNode) -> list[ast.stmt]:
         if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
         if isinstance(item, ast.Return) or (own and isinstance(item, ast.Break)):
-            out.append(item)  # type: ignore[arg-type]
+            out.append(item)
         nested = isinstance(item, (ast.While, ast.For, ast.AsyncFor))
         for child in ast.iter_child_nodes(item):
             stack.append((child, own and not nested))
@@ -1406,6 +1406,7 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
             return False
         return True
 
+    assert isinstance(site.node, (ast.While, ast.For, ast.AsyncFor))
     return suite_ok(site.node.body)  # the test is a stop check: `while not stop.is_set()`
 
 
@@ -1643,7 +1644,7 @@ def build_model(
                         function=wait.function,
                         condition=Condition.FOREVER,
                         waits=[WaitPath(wait)],
-                    )  # type: ignore[arg-type]
+                    )
                 )
 
     # The call graph among the file's functions; cycles that wait are recursive loops.
@@ -1653,10 +1654,10 @@ def build_model(
         caller = info.function
         if caller is None or info.in_lambda:
             continue
-        found = resolver.callee(info.node.func, caller)
-        if found is None:
+        named = resolver.callee(info.node.func, caller)
+        if named is None:
             continue
-        callee, via = found
+        callee, via = named
         edges.setdefault(caller, []).append(callee)
         sites.setdefault(caller, []).append(
             ReEntry(
@@ -1707,7 +1708,7 @@ def build_model(
     for info in col.calls:
         if info.in_lambda:
             continue
-        found = None
+        found: tuple[Function, str, str] | None = None
         if info.statement:
             found = spawner.started(info.node, info.function)
         if found is None and info.node in handle_names:

@@ -71,7 +71,7 @@ Progress = Callable[[int, int], None]
 #: (``email`` + ``json``) serial vs 2 jobs is 29 vs 32 ms for 8 files, 48 vs 40 ms
 #: for 16 and 59 vs 51 ms for 32; a file the engine parses costs 50-2,500 ms.
 MIN_PARALLEL_FILES = 8
-#: With the spawn start method (macOS, Windows) every worker imports libcst: ~0.3 s.
+#: With the spawn start method (macOS, Windows) every worker imports swaplint anew.
 MIN_PARALLEL_FILES_SPAWN = 48
 
 
@@ -186,7 +186,7 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 
 def _mp_context() -> Any:
     methods = multiprocessing.get_all_start_methods()
-    # fork: workers inherit the imported engine (libcst costs ~0.3 s to import).
+    # fork: workers inherit the imported engine.
     if "fork" in methods and sys.platform != "darwin":
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()

@@ -71,7 +71,7 @@ def _lint(path: str, source: str) -> list[Finding]:
 
 # -- positions ------------------------------------------------------------------------
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LSP's line breaks, and libcst's
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LSP's line breaks, and Python's
 _CODE = re.compile(r"\b[A-Za-z]{2,}[0-9]{3}\b")
 
 
