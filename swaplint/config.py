@@ -23,7 +23,7 @@ from typing import Any
 import pathspec
 
 from swaplint.findings import ReloadModel
-from swaplint.verify import Scenario, VerifyConfigError, parse_verify_table
+from swaplint.verify_common import Scenario, VerifyConfigError, parse_verify_table
 
 #: Files that configure swaplint, in order of precedence within one directory.
 CONFIG_FILENAMES: tuple[str, ...] = (".swaplint.toml", "swaplint.toml", "pyproject.toml")

@@ -64,7 +64,10 @@ from swaplint.verify_common import (
     NOT_REPRODUCED,
     NOT_RUN,
     PROBE_MESSAGE,
+    Scenario,
     Verdict,
+    VerifyConfigError,
+    parse_verify_table,
 )
 
 __all__ = [
@@ -103,54 +106,6 @@ ANSWER_CAP = 16 << 20
 _USES_RUNTIME = re.compile(r"^\s*(?:from\s+swaplint\.runtime\s+import|import\s+swaplint\.runtime)\b", re.M)
 #: Files that mark the root of a project (where its imports start).
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
-
-
-class VerifyConfigError(ValueError):
-    """A bad ``[tool.swaplint.verify]`` table; the message names the key."""
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """What ``[tool.swaplint.verify."module:function"]`` says about one loop."""
-
-    args: tuple[Any, ...] | None = None
-    messages: tuple[Any, ...] | None = None
-    upgrade_message: Any = DEFAULT_UPGRADE_MESSAGE
-
-
-def _tuples(value: Any) -> Any:
-    """TOML arrays given as messages become tuples (recursively)."""
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    return value
-
-
-def parse_verify_table(
-    table: Mapping[str, Any], where: str = "[tool.swaplint.verify]"
-) -> dict[str, Scenario]:
-    """Validate the ``verify`` table: ``"module:function" = {args, messages, upgrade-message}``."""
-    scenarios: dict[str, Scenario] = {}
-    if not isinstance(table, Mapping):
-        raise VerifyConfigError(f'{where}: expected a table of "module:function" entries')
-    for key, entry in table.items():
-        if not isinstance(key, str) or key.count(":") != 1 or not all(key.split(":")):
-            raise VerifyConfigError(f'{where}: key {key!r} must look like "module:function"')
-        if not isinstance(entry, Mapping):
-            raise VerifyConfigError(f'{where}."{key}": expected a table with args, messages, upgrade-message')
-        unknown = set(entry) - {"args", "messages", "upgrade-message"}
-        if unknown:
-            raise VerifyConfigError(
-                f'{where}."{key}": unknown key {sorted(unknown)[0]!r} (expected args, messages, upgrade-message)'
-            )
-        for name in ("args", "messages"):
-            if name in entry and not isinstance(entry[name], list):
-                raise VerifyConfigError(f'{where}."{key}".{name}: expected an array')
-        scenarios[key] = Scenario(
-            args=tuple(entry["args"]) if "args" in entry else None,
-            messages=tuple(_tuples(m) for m in entry["messages"]) if "messages" in entry else None,
-            upgrade_message=_tuples(entry.get("upgrade-message", DEFAULT_UPGRADE_MESSAGE)),
-        )
-    return scenarios
 
 
 def uses_runtime(source: str) -> bool:

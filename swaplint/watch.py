@@ -288,6 +288,12 @@ class Watcher:
                 _error(f"rule {err.code} crashed on {err.path}: {err.error}")
 
 
+class WatchConfigError(click.ClickException):
+    """A configuration that cannot be used at the start: one line, exit 2."""
+
+    exit_code = 2
+
+
 def watch(opts: CheckOptions, request: Request, out: TextIO | None = None) -> int:
     """Run ``swaplint check --watch``: returns 0 when stopped with Ctrl-C."""
     import watchfiles
@@ -300,9 +306,7 @@ def watch(opts: CheckOptions, request: Request, out: TextIO | None = None) -> in
         try:
             watcher.first_run()
         except ConfigError as exc:
-            from swaplint.cli import SwaplintError
-
-            raise SwaplintError(str(exc)) from None
+            raise WatchConfigError(str(exc)) from None
         announced = False
         while True:
             roots = watcher.roots()

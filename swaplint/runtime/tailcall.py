@@ -51,6 +51,8 @@ from collections.abc import Callable, Generator
 from types import CodeType, FunctionType, MethodType
 from typing import Any
 
+from swaplint.tailpos import suites
+
 __all__ = [
     "GEN_NAME",
     "REDUCTIONS",
@@ -199,24 +201,8 @@ class TailCallRewriter:
         if isinstance(node, ast.ClassDef):
             self._suite(node.body, tail=False)
             return node
-        if isinstance(node, (ast.If, ast.For, ast.While)):
-            self._suite(node.body, tail)
-            self._suite(node.orelse, tail)
-        elif isinstance(node, ast.AsyncFor):
-            self._suite(node.body, False)
-            self._suite(node.orelse, False)
-        elif isinstance(node, (ast.With, ast.AsyncWith)):
-            self._suite(node.body, False)  # __exit__ runs after the body
-        elif isinstance(node, (ast.Try, ast.TryStar)):
-            clause_tail = tail and not node.finalbody
-            self._suite(node.body, False)  # protected: handlers still active
-            for handler in node.handlers:
-                self._suite(handler.body, clause_tail)
-            self._suite(node.orelse, clause_tail)
-            self._suite(node.finalbody, False)
-        elif isinstance(node, ast.Match):
-            for case in node.cases:
-                self._suite(case.body, tail)
+        for suite, not_tail in suites(node):  # tail position is defined once, in swaplint.tailpos
+            self._suite(suite, tail and not_tail is None)
         return node
 
     # functions ---------------------------------------------------------------
