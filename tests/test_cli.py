@@ -148,7 +148,8 @@ def test_missing_path_is_reported_and_other_paths_checked(project, write, run):
     clean = run("check", "nope.py", "counter.py")
     assert clean.exit_code == 2  # nothing else explains a failure
     assert clean.stderr.strip().splitlines() == ["swaplint: error: path not found: nope.py"]
-    assert "All checks passed!" in clean.stdout
+    assert "All checks passed!" not in clean.stdout  # it did not check everything it was asked to
+    assert "No findings, but not everything was checked: 1 path not found" in clean.stdout
     flagged = run("check", "--format", "json", "nope.py", "server.py")
     assert flagged.exit_code == 1  # findings explain the failure
     assert "path not found: nope.py" in flagged.stderr

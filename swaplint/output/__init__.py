@@ -118,6 +118,13 @@ class RunReport:
     def summary(self) -> str:
         """``Found 7 findings in 3 files (2 errors, 5 warnings)`` or ``All checks passed!``."""
         if not self.findings:
+            problems = []
+            if self.missing:
+                problems.append(f"{_plural(len(self.missing), 'path')} not found")
+            if self.errors:
+                problems.append(f"{_plural(len(self.errors), 'rule error')}")
+            if problems:
+                return f"No findings, but not everything was checked: {', '.join(problems)}"
             return "All checks passed!"
         errors, warnings = self.counts()
         files = len({f.path for f in self.findings})
