@@ -826,11 +826,12 @@ class _Waits:
             return self._wait(info, shape.kind, _timeout(call, shape.timeout), label, shape.name, None)
         receiver: ast.expr | None = None
         name = ""
+        aliased = False
         if isinstance(func, ast.Attribute):
             receiver, name = func.value, func.attr
         elif isinstance(func, ast.Name) and (info.function, func.id) in self.col.aliases:
             alias = self.col.aliases[(info.function, func.id)]
-            receiver, name = alias.value, alias.attr
+            receiver, name, aliased = alias.value, alias.attr, True
             label = f"{func.id}() = {short(alias)}()"
         if receiver is None or (isinstance(receiver, ast.Name) and resolved is not None):
             return None  # ``os.read(fd, n)``: a module's function, not a method of an object
@@ -845,6 +846,15 @@ class _Waits:
             return None
         if shape.max_args is not None and len(call.args) + len(call.keywords) > shape.max_args:
             return None
+        if (
+            aliased
+            and name == "get"
+            and not (
+                words & shapes.QUEUE_WORDS
+                or self.col.constructed.get(receiver_text, "") in shapes.QUEUE_CONSTRUCTORS
+            )
+        ):
+            return None  # `sourceget = source.get`: a tokenizer's get, not a queue's
         wait: Default | None
         if shape.kind is WaitKind.POLL:
             wait = Default.POLL
@@ -1131,8 +1141,10 @@ class _Loops:
             return None  # returns what it waited for: one receive, not a process loop
         if any(_attempt(loop, e) for e in exits):
             return None  # `try: attempt(); break`: it ends once an attempt succeeds
-        if exits and _returns_result_after(fn, loop):
-            return None  # breaks out with what it read, and the function returns it
+        if (exits or (condition is Condition.FLAG and not _flag_test(loop))) and _returns_result_after(
+            fn, loop
+        ):
+            return None  # stops with what it read, and the function returns it
         if WaitKind.RECEIVE not in kinds and WaitKind.LIBRARY not in kinds and _only_waits(loop):
             return None  # waits for a condition another thread sets: a join, not a loop
         receives = [p for p in paths if p.wait.kind is WaitKind.RECEIVE and not p.via]
@@ -1175,12 +1187,14 @@ def _attempt(loop: LoopNode, exit: ast.stmt) -> bool:
 COMPLETION_WORDS = frozenset(
     {"fin", "done", "complete", "completed", "finished", "ready", "enough", "handshake"}
 )
+#: Words of a loop test that says the loop runs while work is left: ``while pending:``.
+LEFT_WORDS = frozenset({"remaining", "pending", "todo", "left"})
 
 
-def _completion(expr: ast.AST) -> bool:
+def _completion(expr: ast.AST, words: frozenset[str] = COMPLETION_WORDS) -> bool:
     for sub in ast.walk(expr):
         name = sub.attr if isinstance(sub, ast.Attribute) else sub.id if isinstance(sub, ast.Name) else None
-        if name is not None and shapes.name_words(name) & COMPLETION_WORDS:
+        if name is not None and shapes.name_words(name) & words:
             return True
     return False
 
@@ -1188,7 +1202,11 @@ def _completion(expr: ast.AST) -> bool:
 def _until_complete(loop: LoopNode) -> bool:
     """``while not frame.fin``, ``if sasl.complete: break``, ``sock.settimeout(deadline...)``:
     the loop waits for one thing to complete, then ends."""
-    if isinstance(loop, ast.While) and not _flag_test(loop) and _completion(loop.test):
+    if (
+        isinstance(loop, ast.While)
+        and not _flag_test(loop)
+        and _completion(loop.test, COMPLETION_WORDS | LEFT_WORDS)
+    ):
         return True
     for sub in _own_statements(loop):
         if isinstance(sub, ast.If) and _completion(sub.test):
@@ -1243,14 +1261,21 @@ def _returns_result_after(fn: Function, loop: LoopNode) -> bool:
     end = getattr(loop, "end_lineno", loop.lineno)
     for node in ast.walk(fn.node):
         if isinstance(node, ast.Return) and node.lineno > end and node.value is not None:
-            if not _is_constant(node.value, None, True, False):
-                return True
+            name = last_name(node.value)
+            if _is_constant(node.value, None, True, False) or name.isupper():
+                continue  # a status, not what the loop read: `return STOP_CONNECTING`
+            if isinstance(node.value, (ast.Name, ast.Attribute)) and shapes.name_words(name) & STATUS_WORDS:
+                continue  # `return retcode`
+            return True
     return False
 
 
+#: Words of names that hold an exit status, not data.
+STATUS_WORDS = frozenset({"rc", "code", "retcode", "exitcode", "status", "ret"})
 #: Words of a loop test that says the loop runs until told to stop.
 FLAG_WORDS = frozenset(
     {
+        "run",
         "running",
         "alive",
         "stop",
@@ -1277,13 +1302,24 @@ FLAG_WORDS = frozenset(
 
 
 def _flag_test(loop: LoopNode) -> bool:
+    """``while self.running``, ``while not self._stopped.is_set()``: every name the test
+    reads (the last attribute of each chain; not the methods it calls) says run or stop.
+    ``while self.fifo and self.connected`` also runs out of work: not a flag loop."""
     if not isinstance(loop, ast.While):
         return False
+    inner = {id(sub.value) for sub in ast.walk(loop.test) if isinstance(sub, ast.Attribute)}
+    called = {id(sub.func) for sub in ast.walk(loop.test) if isinstance(sub, ast.Call)}
+    leaves: list[str] = []
     for sub in ast.walk(loop.test):
-        name = sub.attr if isinstance(sub, ast.Attribute) else sub.id if isinstance(sub, ast.Name) else None
-        if name is not None and shapes.name_words(name) & FLAG_WORDS:
-            return True
-    return False
+        if id(sub) in called or id(sub) in inner:
+            if id(sub) in called and isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Attribute):
+                leaves.append(sub.value.attr)  # `self._stopped.is_set()`: the flag is `_stopped`
+            continue
+        if isinstance(sub, ast.Attribute):
+            leaves.append(sub.attr)
+        elif isinstance(sub, ast.Name):
+            leaves.append(sub.id)
+    return bool(leaves) and all(shapes.name_words(name) & FLAG_WORDS for name in leaves)
 
 
 def _endless(loop: LoopNode, exits: list[ast.stmt], fn: Function) -> bool:
@@ -1291,6 +1327,11 @@ def _endless(loop: LoopNode, exits: list[ast.stmt], fn: Function) -> bool:
     that calls something each time (an endless ``yield`` counter is no process)."""
     if exits or any(isinstance(sub, ast.Raise) for sub in _own_statements(loop)):
         return False
+    if any(
+        isinstance(sub, ast.Call) and last_name(sub.func) in ("pop", "popitem", "popleft", "next", "heappop")
+        for sub in _own_statements(loop)
+    ):
+        return False  # `while True: d.popitem()`: ends with KeyError/StopIteration, a drain
     if isinstance(loop, ast.While):
         if not (isinstance(loop.test, ast.Constant) and loop.test.value):
             return False
@@ -1305,7 +1346,10 @@ def _counting(loop: LoopNode) -> bool:
     if source is None:
         return False
     return any(
-        isinstance(sub, ast.Call) and last_name(sub.func) == "count" and not sub.keywords and not sub.args[1:]
+        isinstance(sub, ast.Call)
+        and dotted_name(sub.func) in ("count", "itertools.count")
+        and not sub.keywords
+        and all(isinstance(a, ast.Constant) for a in sub.args)
         for sub in ast.walk(source)
     )
 

@@ -161,6 +161,25 @@ NOT_QUEUE_CONSTRUCTORS = frozenset(
         "local",
     }
 )
+#: Words of names that hold a queue (an alias ``get = self.inbox.get`` must name one).
+QUEUE_WORDS = frozenset(
+    {
+        "queue",
+        "q",
+        "inbox",
+        "mailbox",
+        "jobs",
+        "tasks",
+        "work",
+        "messages",
+        "msgs",
+        "requests",
+        "events",
+        "channel",
+        "chan",
+        "pending",
+    }
+)
 #: Constructors (last dotted component) of queues: their ``.get()`` waits.
 QUEUE_CONSTRUCTORS = frozenset({"Queue", "SimpleQueue", "LifoQueue", "PriorityQueue", "JoinableQueue"})
 #: Receivers of ``.wait()`` that are processes, not events.

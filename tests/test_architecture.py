@@ -106,3 +106,12 @@ def test_there_is_no_import_cycle():
     for name in sorted(graph):
         if name not in state:
             visit(name, [])
+
+
+def test_the_version_is_the_packaged_one():
+    import tomllib
+
+    import swaplint
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert swaplint.__version__ == project["version"]
