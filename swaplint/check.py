@@ -117,8 +117,10 @@ class Configs:
         """The configuration that governs ``path`` (a file or a directory)."""
         if self.forced is not None:
             return self.forced
-        absolute = Path(os.path.abspath(path))
-        directory = absolute if absolute.is_dir() else absolute.parent
+        text = os.path.abspath(path)
+        # A Python file is a file: no need to ask the file system (this runs once per file).
+        is_file = text.endswith((".py", ".pyi")) or not os.path.isdir(text)
+        directory = Path(os.path.dirname(text) if is_file else text)
         if directory not in self._by_dir:
             found = find_config_file(directory, on_unreadable=self._unreadable)
             self._by_dir[directory] = self._load(found) if found else self.default

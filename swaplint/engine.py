@@ -125,12 +125,17 @@ def module_name(path: str | os.PathLike[str], src: Iterable[str | os.PathLike[st
         if stem != "__init__" or not parts:
             parts.append(stem)
         return ".".join(parts)
-    parts = [] if stem == "__init__" else [stem]
-    directory = file.parent
-    while (directory / "__init__.py").is_file() and directory.parent != directory:
-        parts.insert(0, directory.name)
-        directory = directory.parent
+    parts = [*_package(str(file.parent)), *([] if stem == "__init__" else [stem])]
     return ".".join(parts) or stem
+
+
+@lru_cache(maxsize=4096)
+def _package(directory: str) -> tuple[str, ...]:
+    """The dotted package a directory is (the directories above it holding ``__init__.py``)."""
+    path = Path(directory)
+    if not (path / "__init__.py").is_file() or path.parent == path:
+        return ()
+    return (*_package(str(path.parent)), path.name)
 
 
 def decode_source(data: bytes) -> str:
