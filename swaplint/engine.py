@@ -25,7 +25,7 @@ from pathlib import Path
 from swaplint.findings import FileResult, Finding, Related, ReloadModel, RuleError
 from swaplint.model import FileModel, build_model
 from swaplint.rules import ALL_CODES, MODEL_RULES, Report, SyntaxErrorRule
-from swaplint.shapes import needles
+from swaplint.shapes import Screen, needles
 
 #: Files larger than this are skipped with a notice (the ``max-file-size`` setting).
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
@@ -181,7 +181,7 @@ def parse(source: str, path: str) -> ast.Module | Finding:
 
 
 @lru_cache(maxsize=8)
-def _needles(extra: tuple[str, ...]) -> re.Pattern[str]:
+def _needles(extra: tuple[str, ...]) -> Screen:
     return needles(extra)
 
 

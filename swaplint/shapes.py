@@ -307,35 +307,66 @@ def last_word(name: str) -> str:
     return words[-1] if words else ""
 
 
-def needles(extra: tuple[str, ...] = ()) -> re.Pattern[str]:
-    """A pattern that every file with a possible finding matches.
+class Screen:
+    """A cheap test that every file with a possible finding passes (see :func:`needles`).
+
+    Each shape is a small regular expression that starts with a literal (``.recv(``,
+    ``sleep(``, ``async for``), which the regular expression engine finds at memory speed;
+    one expression with every shape in it would cost as much as parsing the file.
+    """
+
+    def __init__(
+        self, patterns: list[re.Pattern[str]], receivers: dict[re.Pattern[str], frozenset[str]]
+    ) -> None:
+        self.patterns = patterns
+        self.receivers = receivers
+
+    def search(self, text: str) -> bool:
+        if any(pattern.search(text) for pattern in self.patterns):
+            return True
+        for pattern, words in self.receivers.items():  # `self.rfile.readline(`: a stream's read
+            for match in pattern.finditer(text):
+                before = _RECEIVER.search(text, max(0, match.start() - 80), match.start())
+                if before is not None and name_words(before.group(1)) & words:
+                    return True
+        return False
+
+
+_RECEIVER = re.compile(r"(\w+)\s*\Z")
+
+
+def needles(extra: tuple[str, ...] = ()) -> Screen:
+    """A screen that every file with a possible finding passes.
 
     Built from the tables above, each shape by what its call must look like in the
     text (``.get(`` with no key, ``sock.read(``, ``sleep(``, ``Thread``, ``async for``,
-    ``for ... in consumer``). A file that matches none has no wait and no spawn, so
+    ``for ... in consumer:``). A file that passes none has no wait and no spawn, so
     no rule can fire on it (SWL999 aside); a test checks that the screen never drops
     a finding the model would make.
     """
-    special = {"get", "read", "readline", "readexactly", "readuntil"}
-    methods = sorted(set(METHODS) - special)
-    functions = sorted({n.rsplit(".", 1)[-1] for n in FUNCTIONS})
+    restricted = {name: shape.receivers for name, shape in METHODS.items() if shape.receivers is not None}
+    methods = sorted(set(METHODS) - {"get", "join"} - set(restricted))
+    functions = sorted({n.rsplit(".", 1)[-1] for n in FUNCTIONS} | set(SPAWN_METHODS))
+    functions += sorted({n.rsplit(".", 1)[-1] for n in SPAWN_FUNCTIONS} - set(functions))
     configured = sorted({re.escape(n.rsplit(".", 1)[-1]) for n in extra if n})  # any mention: aliases too
-    spawn_calls = sorted(set(SPAWN_METHODS) | {n.rsplit(".", 1)[-1] for n in SPAWN_FUNCTIONS})
-    streams = "|".join(sorted(STREAM_WORDS))
     words = "|".join(sorted(ITERATION_WORDS))
-    alternatives = [
+    sources = [
         r"\.(?:" + "|".join(methods) + r")\s*\(",
         r"\.get\s*\(\s*(?:\)|True|False|[01]\s*[,)]|block|timeout)",
-        r"(?i:" + streams + r")\w*\s*\.\s*(?:read|readline|readexactly|readuntil)\s*\(",
-        r"\b(?:" + "|".join(functions) + r")\s*\(",
-        r"\b(?:" + "|".join(sorted(SPAWN_CONSTRUCTORS)) + r")\b",
-        r"\b(?:" + "|".join(spawn_calls) + r")\s*\(",
-        r"\basync\s+for\b",
-        r"\biter\s*\(\s*[\w.]+\.(?:" + "|".join(sorted(METHODS)) + r")\s*,",
+        r"\.join\s*\(\s*(?:timeout|[\d.]+\s*\))",  # not `", ".join(parts)`
+        r"(?:" + "|".join(functions) + r")\s*\(",
+        r"(?:" + "|".join(sorted(SPAWN_CONSTRUCTORS)) + r")\b",
+        r"async\s+for\b",
+        r"iter\(\s*[\w.]+\.(?:" + "|".join(sorted(METHODS)) + r")\s*,",
         r"\.(?:" + "|".join(sorted(ITERATION_METHODS)) + r")\s*\(",
-        r"\bfor\b[^\n]*?\bin\s+[\w.]*?(?:\b|_)(?i:" + words + r")s?(?:\b|_)",
+        r" in\s+[\w.]*?(?:\b|_)(?i:" + words + r")s?(?:\b|_)[\w.()]*\s*:",  # `for msg in consumer:`
         r"=\s*[\w.]+\.(?:" + "|".join(sorted(METHODS)) + r")\s*$",  # `get = self.queue.get`
     ]
     if configured:
-        alternatives.append(r"\b(?:" + "|".join(configured) + r")\b")
-    return re.compile("|".join(alternatives), re.MULTILINE)
+        sources.append(r"\b(?:" + "|".join(configured) + r")\b")
+    receivers = {
+        re.compile(r"\.\s*(?:" + "|".join(sorted(restricted)) + r")\s*\("): frozenset().union(
+            *restricted.values()
+        )
+    }
+    return Screen([re.compile(source, re.MULTILINE) for source in sources], receivers)

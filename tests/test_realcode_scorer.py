@@ -414,3 +414,11 @@ def test_the_committed_manifest_and_labels_are_consistent() -> None:
     keys = [(s.project, s.file, s.start, s.end) for s in sites]
     assert len(keys) == len(set(keys)), "a span is labelled twice"
     assert all(s.note and s.shape for s in sites)
+
+
+def test_fix_snippets_are_checked_as_python_in_their_context() -> None:
+    assert rc.snippet_parses("while True:\n    worker_step(q)")
+    assert rc.snippet_parses("while True:\n    await consume_step(inbox)")
+    assert rc.snippet_parses("while True:\n    async for item in agen_step(self): yield item")
+    assert not rc.snippet_parses("while True:\n    yield from step(q)\n    await x")  # async generator
+    assert not rc.snippet_parses("return m.loop(self, *")

@@ -111,3 +111,21 @@ def test_snippets_respect_async_generators_and_static_methods():
     assert fixes["C.pump"] == "while True:\n    pump_step(q)"
     assert fixes["C.agen"] == "while True:\n    async for item in agen_step(self): yield item"
     ast.parse("async def f(self):\n" + textwrap.indent(fixes["C.agen"], "    "))
+
+
+def test_a_snippet_passes_the_loop_target_before_kwargs():
+    source = textwrap.dedent(
+        """
+        from itertools import count
+
+        class Consumer:
+            def consume(self, limit=None, **kwargs):
+                for i in count():
+                    self.conn.drain_events()
+                    self.tick(i)
+        """
+    )
+    (finding,) = [f for f in check_source(source, "c.py").findings if f.code == "SWL006"]
+    assert finding.fix is not None
+    assert finding.fix.snippet == "for i in count():\n    consume_step(self, limit, i, **kwargs)"
+    ast.parse("def f(self):\n" + textwrap.indent(finding.fix.snippet, "    "))

@@ -328,6 +328,7 @@ class Finding:
     code: str
     message: str
     function: str = ""
+    snippet: str = ""  # the fix snippet swaplint generated, if any
 
     def where(self) -> str:
         return f"{self.path}:{self.line}"
@@ -413,11 +414,30 @@ class Report:
     missed_strict: list[Site] = field(default_factory=list)
     label_counts: dict[str, int] = field(default_factory=dict)
     shape_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Fix snippets seen, and those that are not valid Python in a function body.
+    snippets: int = 0
+    bad_snippets: list[Finding] = field(default_factory=list)
+
+
+def snippet_parses(snippet: str) -> bool:
+    """Whether a fix snippet is valid Python in a function (``async def`` if it awaits)."""
+    is_async = "await " in snippet or "async for" in snippet
+    body = "\n".join("    " + line for line in snippet.splitlines())
+    try:
+        ast.parse(("async def _f(self):\n" if is_async else "def _f(self):\n") + body)
+    except SyntaxError:
+        return False
+    return True
 
 
 def score(findings: Sequence[Finding], sites: Sequence[Site], projects: Sequence[str]) -> Report:
     """Match findings to labelled sites and count, overall, per rule and per project."""
     report = Report()
+    for finding in findings:
+        if finding.snippet:
+            report.snippets += 1
+            if not snippet_parses(finding.snippet):
+                report.bad_snippets.append(finding)
     report.by_project = {name: Tally() for name in projects}
     report.by_rule = {code: Tally() for code in CODES}
     by_project_sites: dict[str, list[Site]] = defaultdict(list)
@@ -512,6 +532,7 @@ def run_swaplint(
                 code=str(item["code"]),
                 message=str(item.get("message", "")),
                 function=str(item.get("function", "")),
+                snippet=str((item.get("fix") or {}).get("snippet", "")),
             )
         )
     return findings
@@ -556,6 +577,14 @@ def markdown(report: Report, *, details: bool = True) -> str:
     out: list[str] = []
     counts = ", ".join(f"{report.label_counts.get(k, 0)} {k}" for k in LABELS)
     out.append(f"Labelled sites: {sum(report.label_counts.values())} ({counts}).\n")
+    bad = len(report.bad_snippets)
+    out.append(
+        f"Fix snippets: {report.snippets} generated, {report.snippets - bad} valid Python, {bad} not.\n"
+    )
+    for finding in report.bad_snippets:
+        out.append(
+            f"- invalid snippet at {finding.project} {finding.where()} {finding.code}: {finding.snippet!r}"
+        )
     out.append(HEADER.format(what="overall"))
     out.append(_row("all", report.overall))
     out.append("")

@@ -13,14 +13,16 @@ import ast
 from swaplint.model import FileModel, Function, LoopSite, Wait, dotted_name, short
 
 
-def arguments(fn: Function) -> str:
-    """The call arguments that pass ``fn``'s own parameters on: ``self, q, *args``."""
+def arguments(fn: Function, *extra: str) -> str:
+    """The call arguments that pass ``fn``'s own parameters on (``self, q, *args``), with
+    ``extra`` positional arguments placed before any ``**kwargs``."""
     args = fn.node.args
     parts = [a.arg for a in [*args.posonlyargs, *args.args]]
     if fn.cls is not None and "classmethod" in fn.decorators and parts:
         parts = parts[1:]  # cls is passed by the call through the class
     if args.vararg is not None:
         parts.append(f"*{args.vararg.arg}")
+    parts.extend(extra)
     parts.extend(f"{a.arg}={a.arg}" for a in args.kwonlyargs)
     if args.kwarg is not None:
         parts.append(f"**{args.kwarg.arg}")
@@ -64,7 +66,7 @@ def step_loop(site: LoopSite) -> str:
         keyword = "async for" if isinstance(node, ast.AsyncFor) else "for"
         target = ast.unparse(node.target)
         header = f"{keyword} {target} in {ast.unparse(node.iter)}:"
-        call = f"{step_name(fn)}({', '.join(filter(None, [arguments(fn), target]))})"
+        call = f"{step_name(fn)}({arguments(fn, target)})"
     else:  # a library loop: nothing to restructure in the file
         return f"{short(node, 60)}  # started again after each reload"
     return f"{header}\n    {delegate(fn, call)}"
