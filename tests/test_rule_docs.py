@@ -80,8 +80,8 @@ def test_every_fix_snippet_parses_in_its_context():
         snippet = finding.fix.snippet
         is_async = "await " in snippet or "async for" in snippet
         wrapper = "async def _context(self):\n" if is_async else "def _context(self):\n"
-        try:
-            ast.parse(wrapper + textwrap.indent(snippet, "    "))
+        try:  # compile, not just parse: `yield from` in an `async def` is a compile-time error
+            compile(wrapper + textwrap.indent(snippet, "    "), "<snippet>", "exec")
         except SyntaxError as exc:
             raise AssertionError(
                 f"{finding.path}:{finding.line} {finding.code}: {snippet!r}: {exc}"

@@ -423,8 +423,8 @@ def snippet_parses(snippet: str) -> bool:
     """Whether a fix snippet is valid Python in a function (``async def`` if it awaits)."""
     is_async = "await " in snippet or "async for" in snippet
     body = "\n".join("    " + line for line in snippet.splitlines())
-    try:
-        ast.parse(("async def _f(self):\n" if is_async else "def _f(self):\n") + body)
+    try:  # compile, not just parse: `yield from` in an `async def` is a compile-time error
+        compile(("async def _f(self):\n" if is_async else "def _f(self):\n") + body, "<snippet>", "exec")
     except SyntaxError:
         return False
     return True
