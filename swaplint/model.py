@@ -112,8 +112,20 @@ class Function:
     is_generator: bool = False
     #: Local names bound to a thread/task handle: name -> the call that made it.
     handles: dict[str, ast.Call] = field(default_factory=dict)
-    #: How each local name is used: the parent node of every load.
-    name_uses: dict[str, list[ast.AST]] = field(default_factory=dict)
+
+    def uses(self, name: str) -> list[ast.AST]:
+        """The parent node of every load of ``name`` in the function (nested defs aside)."""
+        out: list[ast.AST] = []
+        stack: list[ast.AST] = list(self.node.body)
+        while stack:
+            parent = stack.pop()
+            if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue
+            for child in ast.iter_child_nodes(parent):
+                if isinstance(child, ast.Name) and child.id == name and isinstance(child.ctx, ast.Load):
+                    out.append(parent)
+                stack.append(child)
+        return out
 
     @property
     def name(self) -> str:
@@ -315,6 +327,14 @@ class FileModel:
 # --------------------------------------------------------------------------------------
 
 
+#: Call names `_Waits._note` looks at, and those of them it must resolve through imports.
+_RESOLVED_NOTES = frozenset({"setdefaulttimeout", "create_connection", "select", "poll", "wait_for_read"})
+_NOTED = _RESOLVED_NOTES | shapes.TIMEOUT_SETTERS | {"put", "put_nowait"}
+
+#: Nodes that hold nothing the model looks at.
+_LEAVES = (ast.Constant, ast.Name, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+
+
 @dataclass(frozen=True)
 class _Ctx:
     function: Function | None = None
@@ -342,22 +362,34 @@ class _Collector:
         self.constructed: dict[str, str] = {}
         #: Local aliases of wait methods: (function, name) -> the bound attribute.
         self.aliases: dict[tuple[Function | None, str], ast.Attribute] = {}
-        self.parents: list[ast.AST] = []
+        #: Node type -> the method that visits it (found once per type, not per node).
+        self._dispatch: dict[type[ast.AST], Callable[[ast.AST, _Ctx], None]] = {}
 
     # -- the walk ------------------------------------------------------------------
     def walk(self, node: ast.AST, ctx: _Ctx) -> None:
-        visit = getattr(self, "visit_" + type(node).__name__, None)
-        self.parents.append(node)
-        try:
-            if visit is not None:
-                visit(node, ctx)
-            elif isinstance(node, ast.stmt):
-                self._statement(node, ctx)
+        kind = type(node)
+        visit = self._dispatch.get(kind)
+        if visit is None:
+            found = getattr(self, "visit_" + kind.__name__, None)
+            if found is not None:
+                visit = found
+            elif issubclass(kind, ast.stmt):
+                visit = self._statement  # type: ignore[assignment]
             else:
-                for child in ast.iter_child_nodes(node):
-                    self.walk(child, ctx)
-        finally:
-            self.parents.pop()
+                visit = self._children
+            self._dispatch[kind] = visit
+        visit(node, ctx)
+
+    def _children(self, node: ast.AST, ctx: _Ctx) -> None:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                if not isinstance(value, _LEAVES):
+                    self.walk(value, ctx)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST) and not isinstance(item, _LEAVES):
+                        self.walk(item, ctx)
 
     def _statement(self, node: ast.stmt, ctx: _Ctx) -> None:
         """Walk a statement; its suites get the tail reason :mod:`tailpos` gives them."""
@@ -369,11 +401,9 @@ class _Collector:
                     continue
                 for item in value:
                     if isinstance(item, (ast.excepthandler, ast.match_case)):
-                        self.parents.append(item)
                         for sub_name, sub in ast.iter_fields(item):
                             if sub_name != "body" and isinstance(sub, ast.AST):
                                 self.walk(sub, ctx)
-                        self.parents.pop()
                     elif isinstance(item, ast.AST):
                         self.walk(item, ctx)
             elif isinstance(value, ast.AST) and name != "body":
@@ -616,9 +646,7 @@ class _Collector:
             self._bind(node.optional_vars, ctx)
 
     def visit_Name(self, node: ast.Name, ctx: _Ctx) -> None:
-        fn = ctx.function
-        if fn is not None and isinstance(node.ctx, ast.Load) and len(self.parents) >= 2:
-            fn.name_uses.setdefault(node.id, []).append(self.parents[-2])
+        pass  # a leaf; how a handle's name is used is looked up when it matters (_uses)
 
     # -- calls -----------------------------------------------------------------------
     def visit_Return(self, node: ast.Return, ctx: _Ctx) -> None:
@@ -758,6 +786,12 @@ class _Waits:
         self.col = col
         self.resolver = resolver
         self.extra = frozenset(extra)
+        #: Every name a wait can be called by: methods, and functions' last components.
+        self.interesting = frozenset(shapes.METHODS) | {n.rsplit(".", 1)[-1] for n in shapes.FUNCTIONS}
+        self.interesting |= {n.rsplit(".", 1)[-1] for n in shapes.TIMEOUT_WRAPPERS}
+        self.interesting |= {
+            bound for bound, target in resolver.bindings.items() if target in shapes.FUNCTIONS
+        }
         self.timed_receivers: set[str] = set()
         self.default_timeout = False
         #: The first line of a readiness check in each loop.
@@ -769,7 +803,10 @@ class _Waits:
     def _note(self, info: CallInfo) -> None:
         """Socket timeouts, readiness checks and ``put`` calls, seen anywhere in the file."""
         func = info.node.func
-        resolved = self.resolver.resolve(func, info.function)
+        last = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if last not in _NOTED:
+            return
+        resolved = self.resolver.resolve(func, info.function) if last in _RESOLVED_NOTES else None
         if (
             resolved == "socket.setdefaulttimeout"
             and info.node.args
@@ -815,6 +852,9 @@ class _Waits:
     def classify(self, info: CallInfo) -> Wait | None:
         call = info.node
         func = call.func
+        last = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if last not in self.interesting and (info.function, last) not in self.col.aliases and not self.extra:
+            return None  # no shape has this name: no need to resolve it
         resolved = self.resolver.resolve(func, info.function)
         text = dotted_name(func)
         label = f"{text or short(func)}()"
@@ -1616,7 +1656,7 @@ _HANDLE_ONLY = frozenset({"start", "daemon", "setDaemon", "name", "setName"})
 
 def _handle_dropped(fn: Function, name: str) -> bool:
     """Whether a local handle is only started and configured, never kept or joined."""
-    uses = fn.name_uses.get(name, [])
+    uses = fn.uses(name)
     if not uses:
         return True
     return all(isinstance(parent, ast.Attribute) and parent.attr in _HANDLE_ONLY for parent in uses)
@@ -1777,7 +1817,7 @@ def _local_handle(
             if started is None or started[2] != "task":
                 return None
             found = started
-        elif not any(isinstance(p, ast.Attribute) and p.attr == "start" for p in fn.name_uses.get(name, [])):
+        elif not any(isinstance(p, ast.Attribute) and p.attr == "start" for p in fn.uses(name)):
             return None  # never started here
         return found if _handle_dropped(fn, name) else None
     return None
