@@ -33,6 +33,7 @@ import enum
 import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from swaplint import shapes, tailpos
 from swaplint.findings import ReloadModel
@@ -370,13 +371,10 @@ class _Collector:
         kind = type(node)
         visit = self._dispatch.get(kind)
         if visit is None:
-            found = getattr(self, "visit_" + kind.__name__, None)
-            if found is not None:
-                visit = found
-            elif issubclass(kind, ast.stmt):
-                visit = self._statement  # type: ignore[assignment]
-            else:
-                visit = self._children
+            fallback: Callable[[Any, _Ctx], None] = (
+                self._statement if issubclass(kind, ast.stmt) else self._children
+            )
+            visit = getattr(self, "visit_" + kind.__name__, fallback)
             self._dispatch[kind] = visit
         visit(node, ctx)
 
