@@ -364,19 +364,22 @@ class _Collector:
         #: Local aliases of wait methods: (function, name) -> the bound attribute.
         self.aliases: dict[tuple[Function | None, str], ast.Attribute] = {}
         #: Node type -> the method that visits it (found once per type, not per node).
-        self._dispatch: dict[type[ast.AST], Callable[[ast.AST, _Ctx], None]] = {}
+        self._dispatch: dict[type[ast.AST], Callable[[Any, _Ctx], None]] = {}
 
     # -- the walk ------------------------------------------------------------------
     def walk(self, node: ast.AST, ctx: _Ctx) -> None:
-        kind = type(node)
-        visit = self._dispatch.get(kind)
+        visit = self._dispatch.get(type(node))
         if visit is None:
-            fallback: Callable[[Any, _Ctx], None] = (
-                self._statement if issubclass(kind, ast.stmt) else self._children
-            )
-            visit = getattr(self, "visit_" + kind.__name__, fallback)
-            self._dispatch[kind] = visit
+            visit = self._dispatch[type(node)] = self._visitor(type(node))
         visit(node, ctx)
+
+    def _visitor(self, kind: type[ast.AST]) -> Callable[[Any, _Ctx], None]:
+        """The method that visits a node type: ``visit_<Type>``, else a generic walk."""
+        fallback: Callable[[Any, _Ctx], None] = (
+            self._statement if issubclass(kind, ast.stmt) else self._children
+        )
+        found: Callable[[Any, _Ctx], None] = getattr(self, "visit_" + kind.__name__, fallback)
+        return found
 
     def _children(self, node: ast.AST, ctx: _Ctx) -> None:
         for name in node._fields:
