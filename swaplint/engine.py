@@ -129,13 +129,31 @@ def module_name(path: str | os.PathLike[str], src: Iterable[str | os.PathLike[st
     return ".".join(parts) or stem
 
 
-@lru_cache(maxsize=4096)
 def _package(directory: str) -> tuple[str, ...]:
-    """The dotted package a directory is (the directories above it holding ``__init__.py``)."""
-    path = Path(directory)
-    if not (path / "__init__.py").is_file() or path.parent == path:
+    """The dotted package a directory is (the directories above it holding ``__init__.py``).
+
+    Remembered per directory and its modification time, so an ``__init__.py`` added or
+    removed (a long ``--watch`` or language-server session) is seen at once.
+    """
+    try:
+        stamp = os.stat(directory).st_mtime_ns
+    except OSError:
         return ()
-    return (*_package(str(path.parent)), path.name)
+    key = (directory, stamp)
+    found = _PACKAGES.get(key)
+    if found is None:
+        path = Path(directory)
+        if path.parent == path or not (path / "__init__.py").is_file():
+            found = ()
+        else:
+            found = (*_package(str(path.parent)), path.name)
+        if len(_PACKAGES) > 4096:
+            _PACKAGES.clear()
+        _PACKAGES[key] = found
+    return found
+
+
+_PACKAGES: dict[tuple[str, int], tuple[str, ...]] = {}
 
 
 def decode_source(data: bytes) -> str:
