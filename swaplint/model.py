@@ -798,6 +798,8 @@ class _Waits:
         #: The first line of a readiness check in each loop.
         self.readiness_lines: dict[LoopNode, int] = {}
         self.puts: dict[tuple[Function | None, str], list[int]] = {}
+        #: The local name each call's value is bound to (`sock = create_connection(...)`).
+        self.assigned_to = {call: name for fn in col.functions for name, call in fn.handles.items()}
         for info in col.calls:
             self._note(info)
 
@@ -816,8 +818,8 @@ class _Waits:
             self.default_timeout = True
         if resolved == "socket.create_connection":
             given = _argument(info.node, ("timeout",), 1)
-            if given is not None and not _is_constant(given, None) and info.node in self._assigned_to():
-                self.timed_receivers.add(self._assigned_to()[info.node])
+            if given is not None and not _is_constant(given, None) and info.node in self.assigned_to:
+                self.timed_receivers.add(self.assigned_to[info.node])
         if isinstance(func, ast.Attribute):
             receiver = dotted_name(func.value)
             if func.attr in shapes.TIMEOUT_SETTERS and receiver and info.node.args:
@@ -832,15 +834,6 @@ class _Waits:
             loop = info.loops[0]
             line = info.node.lineno
             self.readiness_lines[loop] = min(line, self.readiness_lines.get(loop, line))
-
-    def _assigned_to(self) -> dict[ast.Call, str]:
-        if not hasattr(self, "_assign_cache"):
-            out: dict[ast.Call, str] = {}
-            for fn in self.col.functions:
-                for name, call in fn.handles.items():
-                    out[call] = name
-            self._assign_cache = out
-        return self._assign_cache
 
     def _is_readiness(self, info: CallInfo) -> bool:
         func = info.node.func

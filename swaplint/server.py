@@ -36,7 +36,7 @@ from pygls.uris import to_fs_path
 
 from swaplint import __version__
 from swaplint.config import CONFIG_FILENAMES, ConfigError
-from swaplint.engine import suppressed_codes
+from swaplint.engine import source_lines, suppressed_codes
 from swaplint.findings import Finding, Severity
 from swaplint.output import rule_url
 from swaplint.rules import RULES_BY_CODE, get_rule
@@ -71,12 +71,11 @@ def _lint(path: str, source: str) -> list[Finding]:
 
 # -- positions ------------------------------------------------------------------------
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LSP's line breaks, and Python's
 _CODE = re.compile(r"\b[A-Za-z]{2,}[0-9]{3}\b")
 
 
 def _lines(source: str) -> list[str]:
-    return _LINE_BREAK.split(source)
+    return source_lines(source)  # LSP's line breaks are Python's: \r\n, \r, \n
 
 
 def _units(text: str, encoding: str) -> int:

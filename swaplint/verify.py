@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from swaplint.findings import FileResult, Finding, VerdictStatus
+from swaplint.findings import FileResult, Finding, ReloadModel, VerdictStatus
 from swaplint.verify_common import (
     CONFIRMED,
     DEFAULT_ADVANCE,
@@ -248,7 +248,11 @@ def _verify_file(
 ) -> list[Verdict]:
     if source is None:
         return [Verdict(NOT_RUN, "the source is not available")] * len(findings)
-    if not uses_runtime(source):
+    # The rules already decided each finding under the file's reload model (setting,
+    # flag or `auto`): run it under the same one.
+    models = {f.reload_model for f in findings if f.reload_model is not None}
+    plain = models == {ReloadModel.IMPORTLIB} if models else not uses_runtime(source)
+    if plain:
         return _verify_plain(result, findings, source, scenarios, limits)
     module = result.module or ""
     jobs: dict[tuple[str, str], dict[str, Any]] = {}
