@@ -112,6 +112,7 @@ def settings_key(settings: Settings) -> str:
         [os.path.abspath(s) for s in settings.src],
         settings.reload_model.value,
         settings.max_file_size,
+        settings.fix_timeout,
     ]
     return hashlib.blake2b(json.dumps(data).encode(), digest_size=12).hexdigest()
 

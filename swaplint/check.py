@@ -15,10 +15,13 @@ for the whole run. Command-line choices are layered on top of each.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swaplint.config import (
     Config,
@@ -30,8 +33,11 @@ from swaplint.config import (
     resolve_selection,
 )
 from swaplint.discovery import Excluder, discover, is_path_excluded
-from swaplint.engine import DEFAULT_MAX_FILE_SIZE, Settings, check_source
+from swaplint.engine import DEFAULT_FIX_TIMEOUT, DEFAULT_MAX_FILE_SIZE, Settings, check_source
 from swaplint.findings import FileResult, Finding, ReloadModel, RuleError
+
+if TYPE_CHECKING:
+    from swaplint.fixer import FixPolicy
 
 
 class CheckError(Exception):
@@ -62,6 +68,16 @@ class Request:
     verify: bool = False
     verify_strict: bool = False
     progress: bool | None = None  # None: when stderr is a terminal
+    #: ``--fix`` / ``--no-fix`` (None: the ``fix`` setting), ``--unsafe-fixes``, and
+    #: ``--fixable`` / ``--unfixable`` on top of the settings.
+    fix: bool | None = None
+    unsafe_fixes: bool | None = None
+    fixable: tuple[str, ...] | None = None
+    unfixable: tuple[str, ...] | None = None
+    #: ``--diff``: work out the fixes, write nothing, keep a diff per file.
+    diff: bool = False
+    #: ``--add-noqa``: suppress every finding where it is, in the files.
+    add_noqa: bool = False
 
 
 @dataclass
@@ -79,6 +95,14 @@ class Outcome:
     root: Path = field(default_factory=lambda: Path(os.getcwd()))
     #: The directory of the configuration file of the working directory, if there is one.
     config_root: Path | None = None
+    #: ``--fix``/``--diff``: display path -> fixes applied per code (or that would be).
+    fixed: dict[str, Counter[str]] = field(default_factory=dict)
+    #: ``--diff``: display path -> a unified diff of the fixes.
+    diffs: dict[str, str] = field(default_factory=dict)
+    #: ``--fix`` of stdin: the fixed source, for the caller to print.
+    fixed_stdin: str | None = None
+    #: ``--add-noqa``: how many lines got a directive.
+    noqa_added: int = 0
 
     @property
     def findings(self) -> list[Finding]:
@@ -154,8 +178,30 @@ class Configs:
                 src=config.src,
                 reload_model=request.reload_model or config.reload_model,
                 max_file_size=max_size,
+                fix_timeout=config.fix_timeout or DEFAULT_FIX_TIMEOUT,
             )
         return self._settings[key]
+
+    def fix_policy(self, path: str | os.PathLike[str]) -> FixPolicy | None:
+        """Which fixes to apply to ``path``: None when it is not to be fixed."""
+        from swaplint.config import expand_selectors
+        from swaplint.fixer import FixPolicy
+
+        config = self.for_path(path)
+        request = self.request
+        fix = request.fix if request.fix is not None else bool(config.fix)
+        if not (fix or request.diff):
+            return None
+        unsafe = request.unsafe_fixes if request.unsafe_fixes is not None else bool(config.unsafe_fixes)
+        fixable = request.fixable if request.fixable is not None else config.fixable
+        try:
+            return FixPolicy(
+                unsafe=unsafe,
+                fixable=None if fixable is None else expand_selectors(fixable),
+                unfixable=expand_selectors((*config.unfixable, *(request.unfixable or ()))),
+            )
+        except ValueError as exc:
+            raise CheckError(str(exc)) from None
 
     def excluder(self, config: Config) -> Excluder:
         request = self.request
@@ -219,10 +265,118 @@ def run(request: Request, *, cwd: str | os.PathLike[str] | None = None) -> Outco
             outcome.disk_paths[file.display_path] = file.disk_path
     outcome.results.extend(_run_tasks(tasks, request, configs, base))
     outcome.notices.extend(f"{r.path}: {r.notice}" for r in outcome.results if r.notice)
+    if request.add_noqa:
+        _add_noqa(outcome, configs)
+    else:
+        _fix(outcome, configs, base)
 
     if request.verify:
         outcome.results = _verify(outcome, configs, strict=request.verify_strict)
     return outcome
+
+
+def _fix(outcome: Outcome, configs: Configs, base: Path) -> None:
+    """``--fix`` / ``--diff``: fix each file whose findings have fixes the policy allows."""
+    from swaplint.fixer import fix_text, unified_diff
+
+    request = configs.request
+    for index, result in enumerate(outcome.results):
+        disk = outcome.disk_paths.get(result.path)
+        on_stdin = disk is None and result.path in outcome.texts
+        target = disk if disk is not None else str(base / result.path)
+        if disk is None and not on_stdin:
+            continue
+        policy = configs.fix_policy(target)
+        if policy is None:
+            continue
+        if not any(policy.allows(f) for f in result.findings):
+            if on_stdin and not request.diff:
+                outcome.fixed_stdin = outcome.texts[result.path]
+            continue
+        if on_stdin:
+            data = request.stdin or b""
+        else:
+            try:
+                data = Path(target).read_bytes()
+            except OSError as exc:
+                outcome.notices.append(f"{result.path}: cannot fix, cannot read it: {exc.strerror or exc}")
+                continue
+        try:
+            encoding = _encoding(data)
+            text = data.decode(encoding)
+        except (SyntaxError, UnicodeDecodeError, LookupError):
+            continue
+        settings = dataclasses.replace(configs.settings_for(target), max_file_size=0)
+
+        fixed = fix_text(
+            text, functools.partial(_lint, path=result.path, settings=settings, module=result.module), policy
+        )
+        outcome.notices.extend(f"{result.path}:{problem}" for problem in fixed.problems)
+        if not fixed.count:
+            continue
+        outcome.fixed[result.path] = fixed.applied
+        if request.diff:
+            outcome.diffs[result.path] = unified_diff(text, fixed.text, _relative(target, base))
+            continue
+        outcome.results[index] = fixed.result
+        if on_stdin:
+            outcome.fixed_stdin = fixed.text
+            outcome.texts[result.path] = fixed.text
+            continue
+        try:
+            Path(target).write_bytes(fixed.text.encode(encoding))
+        except OSError as exc:
+            outcome.notices.append(f"{result.path}: cannot write the fixes: {exc.strerror or exc}")
+            outcome.results[index] = result
+            del outcome.fixed[result.path]
+
+
+def _lint(source: str, *, path: str, settings: Settings, module: str | None) -> FileResult:
+    return check_source(source, path, settings, module=module)
+
+
+def _relative(path: str, base: Path) -> str:
+    """``path`` as a diff names it: relative to the working directory when it is below it."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(base).as_posix()
+    except ValueError:
+        return Path(os.path.abspath(path)).as_posix()
+
+
+def _encoding(data: bytes) -> str:
+    import io
+    import tokenize
+
+    return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+
+
+def _add_noqa(outcome: Outcome, configs: Configs) -> None:
+    """``--add-noqa``: a ``# noqa: CODE`` for every finding, on the line it is reported at."""
+    from swaplint.fixer import add_noqa
+
+    for index, result in enumerate(outcome.results):
+        disk = outcome.disk_paths.get(result.path)
+        findings = [f for f in result.findings if f.code != "SWL999"]
+        if disk is None or not findings:
+            continue
+        try:
+            data = Path(disk).read_bytes()
+            encoding = _encoding(data)
+            text = data.decode(encoding)
+        except (OSError, SyntaxError, UnicodeDecodeError, LookupError) as exc:
+            outcome.notices.append(f"{result.path}: cannot add noqa directives: {exc}")
+            continue
+        new, count = add_noqa(text, findings)
+        if not count:
+            continue
+        try:
+            Path(disk).write_bytes(new.encode(encoding))
+        except OSError as exc:
+            outcome.notices.append(f"{result.path}: cannot write noqa directives: {exc.strerror or exc}")
+            continue
+        outcome.noqa_added += count
+        settings = dataclasses.replace(configs.settings_for(disk), max_file_size=0)
+        outcome.results[index] = check_source(new, result.path, settings, module=result.module)
 
 
 def _excluded_by_own_config(path: str, config: Config, configs: Configs) -> bool:

@@ -15,6 +15,7 @@ a field of the same name to :class:`CheckOptions`; :func:`run_check` reads it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -190,6 +191,37 @@ CHECK_OPTIONS: list[Callable[[F], F]] = [
         metavar="PATTERNS",
         help="Gitignore-style patterns to exclude in addition to the others.",
     ),
+    click.option(
+        "--fix/--no-fix",
+        default=None,
+        help="Apply the safe fixes, in place (default: the `fix` setting).",
+    ),
+    click.option(
+        "--unsafe-fixes/--no-unsafe-fixes",
+        default=None,
+        help="Apply the fixes that may change behaviour too (default: the `unsafe-fixes` setting).",
+    ),
+    click.option(
+        "--diff",
+        is_flag=True,
+        help="Print the fixes as a unified diff and write nothing (exit 1 if there are any).",
+    ),
+    click.option("--show-fixes", is_flag=True, help="List the fixes applied, per file and rule."),
+    click.option(
+        "--fixable",
+        multiple=True,
+        callback=_codes,
+        metavar="CODES",
+        help="Only these rules' fixes may be applied (replaces the `fixable` setting).",
+    ),
+    click.option(
+        "--unfixable", multiple=True, callback=_codes, metavar="CODES", help="Never apply these rules' fixes."
+    ),
+    click.option(
+        "--add-noqa",
+        is_flag=True,
+        help="Add a `# noqa: CODE` to the line of every finding (to adopt swaplint on existing code).",
+    ),
     _format_option(),
     click.option(
         "--output-file",
@@ -297,6 +329,13 @@ class CheckOptions:
     reload_model: str | None = None
     max_file_size: int | None = None
     watch: bool = False
+    fix: bool | None = None
+    unsafe_fixes: bool | None = None
+    diff: bool = False
+    show_fixes: bool = False
+    fixable: tuple[str, ...] | None = None
+    unfixable: tuple[str, ...] | None = None
+    add_noqa: bool = False
 
 
 def check_options(func: F) -> F:
@@ -374,6 +413,12 @@ def make_request(opts: CheckOptions, *, read_stdin: bool = True) -> Request:
         verify=opts.verify,
         verify_strict=opts.verify_mode == "strict",
         progress=False if opts.quiet else None,
+        fix=opts.fix,
+        unsafe_fixes=opts.unsafe_fixes,
+        fixable=opts.fixable,
+        unfixable=opts.unfixable,
+        diff=opts.diff,
+        add_noqa=opts.add_noqa,
     )
 
 
@@ -381,11 +426,28 @@ def run_check(opts: CheckOptions) -> int:
     """Run ``swaplint check``; returns the exit code. The work is :func:`swaplint.check.run`."""
     from swaplint.check import CheckError, run
 
+    if opts.add_noqa and (opts.fix or opts.diff):
+        raise click.UsageError("--add-noqa cannot be combined with --fix or --diff")
+    if opts.add_noqa and "-" in opts.paths:
+        raise click.UsageError("--add-noqa changes files: it cannot read stdin")
     request = make_request(opts)
     try:
         outcome = run(request)
     except CheckError as exc:
         raise SwaplintError(str(exc)) from None
+    if opts.diff:
+        return _report_diff(outcome, opts)
+    if opts.add_noqa:
+        for notice in outcome.notices:
+            _warning(notice)
+        n = outcome.noqa_added
+        click.echo(f"Added {n} noqa directive{'' if n == 1 else 's'}.", err=True)
+        return 2 if outcome.errors or outcome.missing else 0
+    if outcome.fixed_stdin is not None:
+        sys.stdout.write(outcome.fixed_stdin)  # as ruff: the fixed source, and the rest on stderr
+        sys.stdout.flush()
+        opts = dataclasses.replace(opts, output_file=None, quiet=True)
+        return _report_fixed(outcome, opts, stream=sys.stderr)
 
     findings = outcome.findings
     errors = outcome.errors
@@ -426,11 +488,82 @@ def run_check(opts: CheckOptions) -> int:
         if output is not sys.stdout and opts.output_file is not None:
             output.close()
 
+    _fix_summary(outcome, opts)
     if findings and not opts.exit_zero:
         return 1
     if errors or outcome.missing:
         return 2
     return 0
+
+
+def _fix_summary(outcome: Any, opts: CheckOptions) -> None:
+    """What ``--fix`` did (on stderr, so that JSON and SARIF output stay whole)."""
+    total = sum(sum(c.values()) for c in outcome.fixed.values())
+    if not opts.quiet and total:
+        click.echo(f"Fixed {total} finding{'' if total == 1 else 's'}.", err=True)
+    if opts.show_fixes and total:
+        _list_fixes(outcome.fixed)
+    if opts.quiet or opts.fix or opts.output_format not in ("text", "concise", "full"):
+        return
+    safe = sum(
+        1
+        for f in outcome.findings
+        if f.fix is not None and f.fix.applicable and f.fix.applicability == "safe"
+    )
+    unsafe = sum(1 for f in outcome.findings if f.fix is not None and f.fix.applicable) - safe
+    if safe or unsafe:
+        hint = f"{safe} fixable with `--fix`" if safe else "no safe fixes"
+        if unsafe:
+            hint += f" ({unsafe} more with `--fix --unsafe-fixes`)"
+        click.echo(f"[*] {hint}.", err=True)
+
+
+def _list_fixes(fixed: dict[str, Any]) -> None:
+    from swaplint.rules import RULES_BY_CODE
+
+    click.echo("Fixes applied:", err=True)
+    for path in sorted(fixed):
+        click.echo(f"- {path}:", err=True)
+        for code, count in sorted(fixed[path].items()):
+            click.echo(f"    {count} × {code} ({RULES_BY_CODE[code].name})", err=True)
+
+
+def _report_diff(outcome: Any, opts: CheckOptions) -> int:
+    """``--diff``: the fixes as one patch on stdout; a summary on stderr."""
+    for notice in outcome.notices:
+        _warning(notice)
+    for path in outcome.missing:
+        _error(f"path not found: {path}")
+    output = open_output(opts.output_file)
+    try:
+        for path in sorted(outcome.diffs):
+            output.write(outcome.diffs[path])
+        output.flush()
+    finally:
+        if output is not sys.stdout and opts.output_file is not None:
+            output.close()
+    total = sum(sum(c.values()) for c in outcome.fixed.values())
+    if not opts.quiet:
+        files = len(outcome.diffs)
+        click.echo(
+            f"Would fix {total} finding{'' if total == 1 else 's'} in {files} file{'' if files == 1 else 's'}.",
+            err=True,
+        )
+    if opts.show_fixes and total:
+        _list_fixes(outcome.fixed)
+    if outcome.errors or outcome.missing:
+        return 2
+    return 1 if outcome.diffs and not opts.exit_zero else 0
+
+
+def _report_fixed(outcome: Any, opts: CheckOptions, *, stream: TextIO) -> int:
+    """The report of a fixed stdin: remaining findings, concise, on ``stream``."""
+    for finding in outcome.findings:
+        stream.write(f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {finding.message}\n")
+    _fix_summary(outcome, opts)
+    if outcome.findings and not opts.exit_zero:
+        return 1
+    return 2 if outcome.errors else 0
 
 
 def open_output(path: str | None) -> TextIO:

@@ -42,6 +42,11 @@ KNOWN_KEYS: dict[str, str] = {
     "reload-model": 'one of "auto", "runtime", "importlib"',
     "max-file-size": "a size in bytes (an integer, 0 for no limit)",
     "verify": "a table",
+    "fix": "a boolean",
+    "unsafe-fixes": "a boolean",
+    "fixable": "a list of rule codes or prefixes",
+    "unfixable": "a list of rule codes or prefixes",
+    "fix-timeout": "a number of seconds greater than 0",
 }
 
 
@@ -124,6 +129,15 @@ class Config:
     verify: dict[str, Any] = field(default_factory=dict)
     #: The same, validated: ``"module:function"`` -> start arguments and messages.
     scenarios: dict[str, Scenario] = field(default_factory=dict)
+    #: ``fix``: apply fixes as if ``--fix`` were given (None: not set).
+    fix: bool | None = None
+    #: ``unsafe-fixes``: also apply fixes that may change behaviour (None: not set).
+    unsafe_fixes: bool | None = None
+    #: ``fixable`` / ``unfixable``: which rules' fixes ``--fix`` may apply.
+    fixable: tuple[str, ...] | None = None
+    unfixable: tuple[str, ...] = ()
+    #: ``fix-timeout``: the timeout, in seconds, that fixes give a wait that has none.
+    fix_timeout: float | None = None
     #: The whole raw table, for later features.
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -278,6 +292,19 @@ def config_from_dict(
     max_size = table.get("max-file-size")
     if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0):
         raise fail("max-file-size", KNOWN_KEYS["max-file-size"], max_size)
+    flags: dict[str, bool | None] = {}
+    for key in ("fix", "unsafe-fixes"):
+        value = table.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise fail(key, KNOWN_KEYS[key], value)
+        flags[key] = value
+    fix_timeout = table.get("fix-timeout")
+    if fix_timeout is not None and (
+        isinstance(fix_timeout, bool)
+        or not isinstance(fix_timeout, (int, float))
+        or not 0 < fix_timeout < 1e6
+    ):
+        raise fail("fix-timeout", KNOWN_KEYS["fix-timeout"], fix_timeout)
     return Config(
         path=path,
         root=root,
@@ -294,6 +321,11 @@ def config_from_dict(
         max_file_size=max_size,
         verify=dict(verify),
         scenarios=scenarios,
+        fix=flags["fix"],
+        unsafe_fixes=flags["unsafe-fixes"],
+        fixable=code_list("fixable"),
+        unfixable=code_list("unfixable") or (),
+        fix_timeout=None if fix_timeout is None else float(fix_timeout),
         raw=dict(table),
     )
 

@@ -24,11 +24,13 @@ from pathlib import Path
 
 from swaplint.findings import FileResult, Finding, Related, ReloadModel, RuleError
 from swaplint.model import FileModel, build_model
-from swaplint.rules import ALL_CODES, MODEL_RULES, Report, SyntaxErrorRule
+from swaplint.rules import ALL_CODES, MODEL_RULES, Report, SyntaxErrorRule, UnusedNoqa
+from swaplint.rules.unused_noqa import unused
 from swaplint.shapes import Screen, needles
 
 #: Files larger than this are skipped with a notice (the ``max-file-size`` setting).
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
+DEFAULT_FIX_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Settings:
     reload_model: ReloadModel = ReloadModel.AUTO
     #: Larger files are skipped with a notice (``max-file-size``, bytes; 0: no limit).
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    #: The timeout fixes give a wait that has none (``fix-timeout``, seconds).
+    fix_timeout: float = DEFAULT_FIX_TIMEOUT
 
 
 # `# noqa`, `# noqa: SWL001, SWL003`, `# swaplint: ignore[SWL001,SWL003]`
@@ -227,7 +231,9 @@ def check_source(
             result.findings.append(tree)
         return result
     rules = [r() for r in MODEL_RULES if r.code in settings.enabled]
+    used: set[tuple[int, str]] = set()  # (line, code) of every suppression that hid a finding
     if not rules or not _needles(settings.receive_calls + settings.spawn_calls).search(source):
+        _unused_suppressions(result, source, used, settings)
         return result  # no wait and no spawn anywhere: no rule can fire
     try:
         model = build_model(
@@ -245,6 +251,7 @@ def check_source(
         result.errors.append(RuleError("engine", path, f"{type(exc).__name__}: {exc}"))
         return result
 
+    model.text, model.tree, model.fix_timeout = source, tree, settings.fix_timeout
     lines = source_lines(source)
     whole_file = file_suppressions(source)
     seen: set[tuple[str, int, int]] = set()
@@ -262,12 +269,34 @@ def check_source(
         for report in reports:
             finding = _finding(rule, report, model, path, lines)
             key = (finding.code, finding.line, finding.column)
-            if key in seen or is_suppressed(finding, lines):
+            if key in seen:
+                continue
+            if is_suppressed(finding, lines):
+                used.add((finding.line, finding.code))
                 continue
             seen.add(key)
             result.findings.append(finding)
+    _unused_suppressions(result, source, used, settings, lines)
     result.findings.sort(key=Finding.sort_key)
     return result
+
+
+def _unused_suppressions(
+    result: FileResult,
+    source: str,
+    used: set[tuple[int, str]],
+    settings: Settings,
+    lines: list[str] | None = None,
+) -> None:
+    """SWL100: suppression comments that hid nothing (decided after every other rule)."""
+    if UnusedNoqa.code not in settings.enabled or ("noqa" not in source and "swaplint:" not in source):
+        return
+    whole_file = file_suppressions(source)
+    if whole_file is not None and (not whole_file or UnusedNoqa.code in whole_file):
+        return
+    lines = lines if lines is not None else source_lines(source)
+    found = unused(source, result.path, lines, used, settings.enabled, ALL_CODES)
+    result.findings.extend(f for f in found if not is_suppressed(f, lines))
 
 
 def _column(lines: list[str], line: int, offset: int) -> int:

@@ -49,20 +49,73 @@ class Applicability(enum.StrEnum):
     DISPLAY_ONLY = "display-only"  # a shape to follow, written from the code it replaces
 
 
+@dataclass(frozen=True, order=True)
+class Edit:
+    """Replace the text from (line, column) up to (end_line, end_column) with ``content``.
+
+    Lines and columns are 1-based characters, the end is exclusive (as a finding's);
+    an empty range inserts."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    content: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "content": self.content,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Edit:
+        return cls(
+            int(data["line"]),
+            int(data["column"]),
+            int(data["end_line"]),
+            int(data["end_column"]),
+            str(data["content"]),
+        )
+
+
 @dataclass(frozen=True)
 class Fix:
-    """What to write instead, generated from the flagged code."""
+    """What to write instead, generated from the flagged code.
+
+    ``snippet`` shows the shape to follow. A fix with ``edits`` can be applied by
+    ``--fix`` (safe fixes) or ``--fix --unsafe-fixes``; one without is display-only."""
 
     title: str
     snippet: str  # valid Python in the flagged function's context
     applicability: Applicability = Applicability.DISPLAY_ONLY
+    edits: tuple[Edit, ...] = ()
+
+    @property
+    def applicable(self) -> bool:
+        return bool(self.edits) and self.applicability is not Applicability.DISPLAY_ONLY
 
     def to_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "snippet": self.snippet, "applicability": self.applicability.value}
+        data: dict[str, Any] = {
+            "title": self.title,
+            "snippet": self.snippet,
+            "applicability": self.applicability.value,
+        }
+        if self.edits:
+            data["edits"] = [e.to_dict() for e in self.edits]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fix:
-        return cls(str(data["title"]), str(data["snippet"]), Applicability(data["applicability"]))
+        return cls(
+            str(data["title"]),
+            str(data["snippet"]),
+            Applicability(data["applicability"]),
+            tuple(Edit.from_dict(e) for e in data.get("edits", ())),
+        )
 
 
 @dataclass(frozen=True)

@@ -305,6 +305,10 @@ class FileModel:
     loops: list[LoopSite] = field(default_factory=list)
     cycles: list[Cycle] = field(default_factory=list)
     spawns: list[Spawn] = field(default_factory=list)
+    #: What fixes are written from (set by the engine): the text, its tree, the timeout to add.
+    text: str = ""
+    tree: ast.Module | None = None
+    fix_timeout: float = 5.0
 
     def loop_functions(self) -> set[Function]:
         """Functions that run a loop: a loop site's, or a member of a recursive loop."""

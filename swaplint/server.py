@@ -22,11 +22,9 @@ source text into findings.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import os
 import re
-import tokenize
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -38,6 +36,7 @@ from swaplint import __version__
 from swaplint.config import CONFIG_FILENAMES, ConfigError
 from swaplint.engine import source_lines, suppressed_codes
 from swaplint.findings import Finding, Severity
+from swaplint.noqa import add_codes
 from swaplint.output import rule_url
 from swaplint.rules import RULES_BY_CODE, get_rule
 
@@ -147,26 +146,6 @@ def to_diagnostic(finding: Finding, uri: str, lines: Sequence[str], encoding: st
 
 # -- suppressions ---------------------------------------------------------------------
 
-_NOQA_LIST = re.compile(r"#\s*noqa:\s*[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*", re.IGNORECASE)
-
-
-def _comment_fits(source: str, lines: Sequence[str], row: int) -> bool:
-    """Whether a comment can end line ``row`` (0-based): not inside a string, no ``\\``."""
-    if row >= len(lines) or lines[row].rstrip().endswith("\\"):
-        return False
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
-            if token.start[0] > row + 1:
-                break
-            if token.start[0] <= row + 1 < token.end[0] and token.type not in (
-                tokenize.NL,
-                tokenize.NEWLINE,
-            ):
-                return False  # a string (or f-string part) runs past this line
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        pass  # broken code: the line is still worth a try
-    return True
-
 
 def noqa_edit(source: str, row: int, code: str, encoding: str) -> types.TextEdit | None:
     """The edit that suppresses ``code`` on line ``row`` (0-based), or None if none is needed or safe."""
@@ -177,15 +156,10 @@ def noqa_edit(source: str, row: int, code: str, encoding: str) -> types.TextEdit
     codes = suppressed_codes(line)
     if codes is not None and (not codes or code.upper() in codes):
         return None  # already suppressed
-    existing = _NOQA_LIST.search(line)
-    if existing is not None:
-        start, end = existing.start(), existing.end()
-        new_text = f"{existing.group(0)}, {code}"
-    else:
-        if not _comment_fits(source, lines, row):
-            return None
-        start, end = len(line.rstrip()), len(line)
-        new_text = f"  # noqa: {code}"
+    change = add_codes(source, line, row + 1, [code.upper()])
+    if change is None:
+        return None
+    start, end, new_text = change
     return types.TextEdit(
         range=types.Range(
             types.Position(row, _units(line[:start], encoding)),

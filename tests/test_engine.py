@@ -279,6 +279,7 @@ def test_positions_are_exact_whatever_the_line_ends(newline):
         ("SWL002", 11, 5, 11, 9),  # the name of `def loop`
         ("SWL003", 12, 9, 12, 18),  # columns count characters, not UTF-8 bytes
         ("SWL006", 18, 9, 18, 14),  # the `while` keyword
+        ("SWL100", 19, 31, 19, 45),  # `# noqa: SWL999` hides nothing (after a multi-byte name)
     ]
 
 

@@ -10,8 +10,9 @@ from swaplint.rules.syntax_error import SyntaxErrorRule
 from swaplint.rules.tail_in_try import TailInTry
 from swaplint.rules.unqualified_recursion import UnqualifiedRecursion
 from swaplint.rules.untracked_process import UntrackedProcess
+from swaplint.rules.unused_noqa import UnusedNoqa
 
-#: Every rule, in code order. SWL999 is reported by the engine itself.
+#: Every rule, in code order. SWL100 and SWL999 are reported by the engine itself.
 RULES: tuple[type[Rule], ...] = (
     TailInTry,
     UnqualifiedRecursion,
@@ -19,10 +20,11 @@ RULES: tuple[type[Rule], ...] = (
     UntrackedProcess,
     NonTailReentry,
     PinnedLoop,
+    UnusedNoqa,
     SyntaxErrorRule,
 )
 #: The rules that check a file's model.
-MODEL_RULES: tuple[type[Rule], ...] = tuple(r for r in RULES if r is not SyntaxErrorRule)
+MODEL_RULES: tuple[type[Rule], ...] = tuple(r for r in RULES if r not in (SyntaxErrorRule, UnusedNoqa))
 RULES_BY_CODE: dict[str, type[Rule]] = {r.code: r for r in RULES}
 ALL_CODES: frozenset[str] = frozenset(RULES_BY_CODE)
 
@@ -40,5 +42,6 @@ __all__ = [
     "Report",
     "Rule",
     "SyntaxErrorRule",
+    "UnusedNoqa",
     "get_rule",
 ]
