@@ -30,7 +30,7 @@ from swaplint.shapes import Screen, needles
 
 #: Files larger than this are skipped with a notice (the ``max-file-size`` setting).
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
-DEFAULT_FIX_TIMEOUT = 5.0
+DEFAULT_FIX_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)

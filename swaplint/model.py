@@ -308,7 +308,7 @@ class FileModel:
     #: What fixes are written from (set by the engine): the text, its tree, the timeout to add.
     text: str = ""
     tree: ast.Module | None = None
-    fix_timeout: float = 5.0
+    fix_timeout: float = 1.0
 
     def loop_functions(self) -> set[Function]:
         """Functions that run a loop: a loop site's, or a member of a recursive loop."""

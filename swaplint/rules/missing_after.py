@@ -73,9 +73,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from swaplint.findings import Fix, Severity
+from swaplint.findings import Severity
 from swaplint.model import FileModel, Wait, WaitPath
-from swaplint.rules import _advice
+from swaplint.rules import _advice, _rewrite
 from swaplint.rules._base import Report, Rule, importlib_model
 from swaplint.rules.pinned_loop import pinned
 from swaplint.shapes import WaitKind
@@ -125,6 +125,7 @@ class MissingAfter(Rule):
                 else f" (in the loop of `{loop}`)"
             )
             snippet = _advice.with_timeout(wait, wait.function)
+            edits = _rewrite.add_timeout(model, wait)
             if importlib_model(model):
                 yield Report(
                     wait.node,
@@ -133,7 +134,9 @@ class MissingAfter(Rule):
                     "code until a message arrives. Give the wait a timeout and check a stop flag when "
                     "it expires.",
                     function=wait.function,
-                    fix=Fix("wait with a timeout", snippet) if snippet else None,
+                    fix=_rewrite.make_fix(model, "wait with a timeout", snippet or "", edits)
+                    if snippet or edits
+                    else None,
                 )
             else:
                 yield Report(
@@ -142,7 +145,9 @@ class MissingAfter(Rule):
                     "While idle, the process stays in the old version's code and is killed when a third "
                     "version loads. Give it a timeout and re-enter through the module when it expires.",
                     function=wait.function,
-                    fix=Fix("receive with a timeout", snippet) if snippet else None,
+                    fix=_rewrite.make_fix(model, "receive with a timeout", snippet or "", edits)
+                    if snippet or edits
+                    else None,
                 )
 
 

@@ -66,9 +66,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 
-from swaplint.findings import Fix, Severity
+from swaplint.findings import Severity
 from swaplint.model import FileModel
-from swaplint.rules import _advice
+from swaplint.rules import _advice, _rewrite
 from swaplint.rules._base import Report, Rule, importlib_model
 
 
@@ -105,7 +105,12 @@ class NonTailReentry(Rule):
                     "messages, each frame holding the code it started with. Loop with `while` and "
                     "call a handler by name per message.",
                     function=first.callee,
-                    fix=Fix("loop with `while`", _advice.step_loop_for(first.callee)),
+                    fix=_rewrite.make_fix(
+                        model,
+                        "loop with `while`",
+                        _advice.step_loop_for(first.callee),
+                        _rewrite.recursion_to_while(model, cycle),
+                    ),
                 )
                 continue
             for reentry in cycle.reentries:
@@ -118,5 +123,10 @@ class NonTailReentry(Rule):
                     "pinned to its version, one more per message, and is killed when that version "
                     "is purged.",
                     function=reentry.callee,
-                    fix=Fix("return the re-entry", _advice.reenter(model, reentry.callee)),
+                    fix=_rewrite.make_fix(
+                        model,
+                        "return the re-entry",
+                        _advice.reenter(model, reentry.callee),
+                        _rewrite.return_reentry(model, reentry),
+                    ),
                 )

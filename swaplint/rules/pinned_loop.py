@@ -75,7 +75,7 @@ from collections.abc import Iterator
 
 from swaplint.findings import Fix, Severity
 from swaplint.model import FileModel, LoopSite
-from swaplint.rules import _advice
+from swaplint.rules import _advice, _rewrite
 from swaplint.rules._base import Report, Rule, importlib_model
 
 
@@ -126,7 +126,12 @@ class PinnedLoop(Rule):
                     function=fn,
                     length=length,
                     related=[(p.wait.node, f"waits here: `{p.wait.label}`") for p in site.waits[:1]],
-                    fix=Fix("call a module-level step each iteration", _advice.step_loop(site)),
+                    fix=_rewrite.make_fix(
+                        model,
+                        "call a module-level step each iteration",
+                        _advice.step_loop(site),
+                        _rewrite.extract_step(model, site),
+                    ),
                 )
             else:
                 hint = model.qualified_hint(fn)

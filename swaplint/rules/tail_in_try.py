@@ -80,9 +80,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 
-from swaplint.findings import Fix, Severity
+from swaplint.findings import Severity
 from swaplint.model import FileModel
-from swaplint.rules import _advice
+from swaplint.rules import _advice, _rewrite
 from swaplint.rules._base import Report, Rule, importlib_model
 
 
@@ -111,12 +111,20 @@ class TailInTry(Rule):
                 inside = inside[:1]
             for reentry in inside:
                 callee = reentry.callee
-                fix = Fix(
-                    "re-enter after the block" if not importlib_model(model) else "loop with `while`",
-                    _advice.reenter(model, callee)
-                    if not importlib_model(model)
-                    else _advice.step_loop_for(callee),
-                )
+                if importlib_model(model):
+                    fix = _rewrite.make_fix(
+                        model,
+                        "loop with `while`",
+                        _advice.step_loop_for(callee),
+                        _rewrite.recursion_to_while(model, cycle),
+                    )
+                else:
+                    fix = _rewrite.make_fix(
+                        model,
+                        "re-enter after the block",
+                        _advice.reenter(model, callee),
+                        _rewrite.reenter_after_block(model, reentry),
+                    )
                 if importlib_model(model):
                     yield Report(
                         reentry.call,

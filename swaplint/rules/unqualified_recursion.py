@@ -67,9 +67,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from swaplint.findings import Fix, Severity
+from swaplint.findings import Severity
 from swaplint.model import FileModel, Via
-from swaplint.rules import _advice
+from swaplint.rules import _advice, _rewrite
 from swaplint.rules._base import Report, Rule, importlib_model
 
 
@@ -107,9 +107,11 @@ class UnqualifiedRecursion(Rule):
                         "Loop in a module-level function that calls handlers by name, and restart the "
                         "thread after a reload.",
                         function=first.callee,
-                        fix=Fix(
+                        fix=_rewrite.make_fix(
+                            model,
                             "loop with `while` in a module-level function",
                             _advice.step_loop_for(first.callee),
+                            _rewrite.recursion_to_while(model, cycle),
                         ),
                     )
                 continue
@@ -135,5 +137,12 @@ class UnqualifiedRecursion(Rule):
                 ),
                 function=head,
                 at_name=True,
-                fix=Fix("re-enter through the module", _advice.reenter(model, head)) if hint else None,
+                fix=_rewrite.make_fix(
+                    model,
+                    "re-enter through the module",
+                    _advice.reenter(model, head),
+                    _rewrite.qualify_reentries(model, cycle),
+                )
+                if hint
+                else None,
             )

@@ -56,8 +56,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from swaplint.findings import Fix, Severity
+from swaplint.findings import Applicability, Severity
 from swaplint.model import FileModel
+from swaplint.rules import _rewrite
 from swaplint.rules._base import Report, Rule, importlib_model
 
 
@@ -87,7 +88,13 @@ class UntrackedProcess(Rule):
     def check(self, model: FileModel) -> Iterator[Report]:
         for spawn in model.spawns:
             target = spawn.target.name
-            keep = _keep(spawn.node)
+            fix = _rewrite.make_fix(
+                model,
+                "keep the handle",
+                _keep(spawn.node),
+                _rewrite.keep_handle(model, spawn),
+                Applicability.SAFE,
+            )
             if importlib_model(model):
                 yield Report(
                     spawn.node,
@@ -97,7 +104,7 @@ class UntrackedProcess(Rule):
                     "reload can reach.",
                     function=spawn.spawner,
                     related=[(spawn.target.node, f"the loop it runs: `{spawn.target.qualname}`")],
-                    fix=Fix("keep the handle", keep),
+                    fix=fix,
                 )
             else:
                 yield Report(
@@ -108,7 +115,7 @@ class UntrackedProcess(Rule):
                     "path can notify it.",
                     function=spawn.spawner,
                     related=[(spawn.target.node, f"the loop it runs: `{spawn.target.qualname}`")],
-                    fix=Fix("keep the handle", keep),
+                    fix=fix,
                 )
 
 
