@@ -483,6 +483,7 @@ def run_check(opts: CheckOptions) -> int:
             write_statistics(report, output, opts.output_format)
         else:
             get_formatter(opts.output_format)(report, output)
+            _fix_hint(outcome, opts, output)
         output.flush()
     finally:
         if output is not sys.stdout and opts.output_file is not None:
@@ -503,19 +504,22 @@ def _fix_summary(outcome: Any, opts: CheckOptions) -> None:
         click.echo(f"Fixed {total} finding{'' if total == 1 else 's'}.", err=True)
     if opts.show_fixes and total:
         _list_fixes(outcome.fixed)
-    if opts.quiet or opts.fix or opts.output_format not in ("text", "concise", "full"):
+
+
+def _fix_hint(outcome: Any, opts: CheckOptions, output: TextIO) -> None:
+    """After a text report, as ruff's: how many findings ``--fix`` could fix."""
+    if opts.quiet or opts.output_format not in ("text", "concise", "full"):
         return
-    safe = sum(
-        1
-        for f in outcome.findings
-        if f.fix is not None and f.fix.applicable and f.fix.applicability == "safe"
-    )
-    unsafe = sum(1 for f in outcome.findings if f.fix is not None and f.fix.applicable) - safe
-    if safe or unsafe:
-        hint = f"{safe} fixable with `--fix`" if safe else "no safe fixes"
+    fixable = [f for f in outcome.findings if f.fix is not None and f.fix.applicable]
+    safe = sum(1 for f in fixable if f.fix.applicability == "safe")
+    unsafe = len(fixable) - safe
+    if opts.fix and not opts.unsafe_fixes and unsafe:
+        output.write(f"[*] {unsafe} more fixable with `--unsafe-fixes`.\n")
+    elif not opts.fix and (safe or unsafe):
+        hint = f"{safe} fixable with `--fix`" if safe else "No safe fixes"
         if unsafe:
             hint += f" ({unsafe} more with `--fix --unsafe-fixes`)"
-        click.echo(f"[*] {hint}.", err=True)
+        output.write(f"[*] {hint}.\n")
 
 
 def _list_fixes(fixed: dict[str, Any]) -> None:

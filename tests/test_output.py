@@ -60,7 +60,8 @@ def test_text_groups_by_file_with_caret_and_summary(project, write, run):
     assert lines[6].startswith("  4:11 SWL003 [warning] ")
     assert lines[8:10] == [" 4 |     msg = receive()", "   |           ^^^^^^^^^"]
     assert "z/other.py" in lines
-    assert lines[-1] == "Found 4 findings in 2 files (2 errors, 2 warnings)"
+    assert lines[-2] == "Found 4 findings in 2 files (2 errors, 2 warnings)"
+    assert lines[-1] == "[*] No safe fixes (4 more with `--fix --unsafe-fixes`)."
 
 
 def test_text_summary_wording():
