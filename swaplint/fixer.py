@@ -118,13 +118,30 @@ def _key(finding: Finding) -> tuple[str, int, str]:
     return finding.code, finding.line, finding.fix.title
 
 
+def _signature(finding: Finding) -> tuple[str, str, tuple[str, ...]]:
+    assert finding.fix is not None
+    return finding.code, finding.message, tuple(e.content for e in finding.fix.edits)
+
+
 def fix_text(text: str, lint: Callable[[str], FileResult], policy: FixPolicy) -> Fixed:
     """Fix ``text`` in rounds; ``lint`` checks a text as the file it stands for."""
     result = lint(text)
     fixed = Fixed(text=text, result=result)
     refused: set[tuple[str, int, str]] = set()
+    done: set[tuple[str, str, tuple[str, ...]]] = set()  # fixes applied, by what they wrote
     while fixed.rounds < MAX_ROUNDS:
-        candidates = [f for f in result.findings if policy.allows(f) and _key(f) not in refused]
+        candidates = []
+        for finding in result.findings:
+            if not policy.allows(finding) or _key(finding) in refused:
+                continue
+            if _signature(finding) in done:  # applied once, and the finding came back
+                refused.add(_key(finding))
+                fixed.problems.append(
+                    f"{finding.line}:{finding.column}: the {finding.code} fix did not remove the finding; "
+                    "applied once"
+                )
+                continue
+            candidates.append(finding)
         if not candidates:
             break
         fixed.rounds += 1
@@ -134,6 +151,7 @@ def fix_text(text: str, lint: Callable[[str], FileResult], policy: FixPolicy) ->
             new, chosen = _one_by_one(text, chosen, fixed, refused)
         if not chosen:
             break
+        done.update(_signature(f) for f in chosen)
         fixed.applied.update(f.code for f in chosen)
         text = new
         result = lint(text)

@@ -8,6 +8,7 @@ Subcommands (run from anywhere; paths default to the files beside this script)::
     python benchmarks/realcode/realcode.py score --json     # the same as JSON
     python benchmarks/realcode/realcode.py score --swaplint-args "--select SWL003"
     python benchmarks/realcode/realcode.py candidates NAME  # loop-like sites not yet labelled
+    python benchmarks/realcode/realcode.py fixes            # apply every fix to a copy; compile it
 
 The sources are never kept in the repository: they are downloaded on demand with
 ``pip download --no-deps --no-binary :all: NAME==VERSION`` into a cache folder
@@ -538,6 +539,135 @@ def run_swaplint(
     return findings
 
 
+@dataclass
+class FixTally:
+    """What ``--fix --unsafe-fixes`` did to one project (a copy of it)."""
+
+    project: str
+    findings: int = 0
+    safe: int = 0  # findings whose fix applies without --unsafe-fixes
+    unsafe: int = 0
+    display: int = 0  # a snippet to follow, no edit
+    fixed: int = 0
+    fixed_hazard: int = 0  # findings with an applicable fix at sites labelled hazard / clean
+    fixed_clean: int = 0
+    files_changed: int = 0
+    files_broken: list[str] = field(default_factory=list)  # changed files that no longer compile
+    remaining: int = 0
+    remaining_fixable: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def fix_project(project: Project, subtree: Path, command: Sequence[str], sites: Sequence[Site]) -> FixTally:
+    """Apply every fix (safe and unsafe) to a copy of the project, then compile each changed file."""
+    tally = FixTally(project.name)
+    raw_before = _json_findings(project, subtree, command)
+    tally.findings = len(raw_before)
+    for item in raw_before:
+        fix = item.get("fix") or {}
+        kind = fix.get("applicability") if fix.get("edits") else "display-only"
+        if kind == "safe":
+            tally.safe += 1
+        elif kind == "unsafe":
+            tally.unsafe += 1
+        else:
+            tally.display += 1
+            continue
+        finding = Finding(project.name, item["path"], int(item["line"]), str(item["code"]), "", "", "")
+        site = site_for(finding, sites)
+        if site is not None and site.label == "hazard":
+            tally.fixed_hazard += 1
+        elif site is not None and site.label == "clean":
+            tally.fixed_clean += 1
+    with tempfile.TemporaryDirectory(prefix="swaplint-fix-") as tmp:
+        copy = Path(tmp) / "tree"
+        shutil.copytree(subtree, copy, symlinks=True)
+        cmd = [*command, "check", "--format", "json", "--no-cache", "--exit-zero", "--fix", "--unsafe-fixes"]
+        if project.exclude:
+            cmd += ["--extend-exclude", ",".join(project.exclude)]
+        proc = subprocess.run(
+            [*cmd, "--show-fixes", "."], cwd=copy, capture_output=True, text=True, timeout=SWAPLINT_TIMEOUT
+        )
+        if proc.returncode != 0:
+            raise CorpusError(
+                f"{project.name}: swaplint --fix exited {proc.returncode}: {proc.stderr[-500:]}"
+            )
+        after = json.loads(proc.stdout)
+        tally.remaining = len(after)
+        tally.remaining_fixable = sum(1 for f in after if (f.get("fix") or {}).get("edits"))
+        for line in proc.stderr.splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[1] == "×" and parts[0].isdigit():
+                tally.fixed += int(parts[0])  # a --show-fixes line: count, the multiplication sign, code
+            elif "warning" in line or "unparsable" in line or "did not remove" in line:
+                tally.problems.append(line.strip())
+        for path in sorted(copy.rglob("*.py")):
+            rel = path.relative_to(copy).as_posix()
+            try:
+                if (subtree / rel).read_bytes() == path.read_bytes():
+                    continue
+            except OSError:
+                continue
+            tally.files_changed += 1
+            try:
+                compile(path.read_bytes(), rel, "exec", dont_inherit=True)
+            except (SyntaxError, ValueError) as exc:
+                tally.files_broken.append(f"{rel}: {exc}")
+    return tally
+
+
+def _json_findings(project: Project, subtree: Path, command: Sequence[str]) -> list[dict[str, Any]]:
+    cmd = [*command, "check", "--format", "json", "--no-cache", "--exit-zero"]
+    if project.exclude:
+        cmd += ["--extend-exclude", ",".join(project.exclude)]
+    proc = subprocess.run([*cmd, "."], cwd=subtree, capture_output=True, text=True, timeout=SWAPLINT_TIMEOUT)
+    items: list[dict[str, Any]] = json.loads(proc.stdout)
+    out = []
+    for item in items:
+        rel = os.path.relpath(subtree / str(item["path"]), subtree).replace(os.sep, "/")
+        if not _excluded(rel, project.exclude):
+            item["path"] = rel
+            out.append(item)
+    return out
+
+
+def fixes_markdown(tallies: Sequence[FixTally]) -> str:
+    head = (
+        "| project | findings | safe fix | unsafe fix | display-only | fixed | fixable at hazard sites | at clean sites "
+        "| files changed | files that no longer compile | remaining (fixable) |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    )
+    rows = []
+    total = FixTally("**all**")
+    for t in tallies:
+        for name in (
+            "findings",
+            "safe",
+            "unsafe",
+            "display",
+            "fixed",
+            "fixed_hazard",
+            "fixed_clean",
+            "files_changed",
+            "remaining",
+            "remaining_fixable",
+        ):
+            setattr(total, name, getattr(total, name) + getattr(t, name))
+        total.files_broken += t.files_broken
+    for t in [*tallies, total]:
+        rows.append(
+            f"| {t.project} | {t.findings} | {t.safe} | {t.unsafe} | {t.display} | {t.fixed} | {t.fixed_hazard} "
+            f"| {t.fixed_clean} | {t.files_changed} | {len(t.files_broken)} | {t.remaining} ({t.remaining_fixable}) |"
+        )
+    lines = [head + "\n".join(rows)]
+    for t in tallies:
+        for broken in t.files_broken:
+            lines.append(f"- {t.project}: does not compile after fixing: {broken}")
+        for problem in t.problems:
+            lines.append(f"- {t.project}: {problem}")
+    return "\n".join(lines) + "\n"
+
+
 def _excluded(rel: str, patterns: Sequence[str]) -> bool:
     parts = PurePosixPath(rel).parts
     for pattern in patterns:
@@ -700,6 +830,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_score.add_argument("--swaplint-args", default="", help="extra arguments for swaplint check")
     p_cand = sub.add_parser("candidates", help="list loop-like sites not yet labelled")
     p_cand.add_argument("projects", nargs="*")
+    p_fix = sub.add_parser("fixes", help="apply every fix to a copy of each project and compile the result")
+    p_fix.add_argument("projects", nargs="*")
+    p_fix.add_argument("--swaplint", default=None, help="the command to run (default: beside python)")
     args = parser.parse_args(argv)
 
     cache = (args.cache_dir or default_cache_dir()).expanduser()
@@ -730,6 +863,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         print(f"{project.name} {rel}:{start}-{end} {qual} {kind}")
             return 0
         command = swaplint_command(args.swaplint)
+        if args.command == "fixes":
+            tallies = [
+                fix_project(p, subtrees[p.name], command, [s for s in sites if s.project == p.name])
+                for p in projects
+            ]
+            print(fixes_markdown(tallies), end="")
+            return 1 if any(t.files_broken for t in tallies) else 0
         extra = shlex.split(args.swaplint_args)
         findings: list[Finding] = []
         for project in projects:

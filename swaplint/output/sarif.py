@@ -106,6 +106,32 @@ def fingerprints(report: RunReport, root: Path | None = None) -> list[str]:
     return out
 
 
+def _fix(finding: Finding, root: Path) -> dict[str, Any]:
+    """A SARIF fix: the finding's edits as replacements (columns count characters, as the
+    run's ``columnKind`` says)."""
+    assert finding.fix is not None
+    return {
+        "description": {"text": f"{finding.fix.title} ({finding.fix.applicability.value} fix)"},
+        "artifactChanges": [
+            {
+                "artifactLocation": artifact_location(finding.path, root),
+                "replacements": [
+                    {
+                        "deletedRegion": {
+                            "startLine": e.line,
+                            "startColumn": e.column,
+                            "endLine": e.end_line,
+                            "endColumn": e.end_column,
+                        },
+                        "insertedContent": {"text": e.content},
+                    }
+                    for e in finding.fix.edits
+                ],
+            }
+        ],
+    }
+
+
 def build_sarif(report: RunReport) -> dict[str, Any]:
     from swaplint.rules import RULES
 
@@ -135,6 +161,8 @@ def build_sarif(report: RunReport) -> dict[str, Any]:
         }
         if finding.code in index:
             result["ruleIndex"] = index[finding.code]
+        if finding.fix is not None and finding.fix.applicable:
+            result["fixes"] = [_fix(finding, root)]
         properties: dict[str, Any] = {}
         if finding.help is not None:
             properties["help"] = finding.help

@@ -43,6 +43,9 @@ class Rule:
     #: snippet that imports ``swaplint.runtime`` is checked under the runtime model.
     VALID: ClassVar[tuple[str, ...]] = ()
     INVALID: ClassVar[tuple[str, ...]] = ()
+    #: (before, after) pairs: ``before`` fixed by this rule's fixes alone, safe and unsafe,
+    #: must give exactly ``after``. Checked as ``counter.py`` when it imports ``counter``.
+    FIXES: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def check(self, model: FileModel) -> Iterator[Report]:
         """Every report of this rule on one file."""

@@ -68,7 +68,9 @@ def merge_inserts(edits: list[TextEdit]) -> tuple[TextEdit, ...]:
     """Insertions at the same place made one (in order), so that a fix never collides
     with itself."""
     out: list[TextEdit] = []
-    for edit in edits:
+    # At one place, what continues the line (``, TIMEOUT`` after an import's last name)
+    # goes before what starts a new line.
+    for edit in sorted(edits, key=lambda e: e.content[:1] in ("\n", "\r")):
         same = next((i for i, e in enumerate(out) if e.start == e.end == edit.start == edit.end), None)
         if same is None:
             out.append(edit)
@@ -172,12 +174,22 @@ def _bound_values(fn: Function, call: ast.Call, via: Via) -> dict[str, ast.expr]
     return values
 
 
-def _falls_through(stmt: ast.stmt) -> bool:
-    """Whether control can run off the end of ``stmt`` (a coarse, safe answer)."""
-    if isinstance(stmt, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+def _falls_through(stmt: ast.stmt, ends: frozenset[int] = frozenset()) -> bool:
+    """Whether control can run off the end of ``stmt`` (a safe over-estimate); statements
+    whose id is in ``ends`` are taken not to (they become ``continue``)."""
+    if id(stmt) in ends or isinstance(stmt, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
         return False
+
+    def suite(body: list[ast.stmt]) -> bool:
+        return not body or _falls_through(body[-1], ends)
+
     if isinstance(stmt, ast.If):
-        return not stmt.orelse or any(_falls_through(s[-1]) for s in (stmt.body, stmt.orelse))
+        return suite(stmt.body) or suite(stmt.orelse)
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return suite(stmt.body)
+    if isinstance(stmt, ast.Try):
+        main = suite(stmt.orelse) if stmt.orelse else suite(stmt.body)
+        return main or any(suite(h.body) for h in stmt.handlers)
     return True
 
 
@@ -323,7 +335,7 @@ def recursion_to_while(model: FileModel, cycle: Cycle) -> tuple[TextEdit, ...] |
         else:
             region[line - first : end_line - first + 1] = [head + (text or "pass") + tail]
     text = source.newline.join([f"{indent}while True:", *region])
-    if _falls_through(body[-1]) and not any(stmt is body[-1] for stmt, _ in replacements):
+    if _falls_through(body[-1], frozenset(id(stmt) for stmt, _ in replacements)):
         text += f"{source.newline}{indent}{unit}return"
     start = source.starts[first - 1]
     return (TextEdit(start, source.line_end(last), text),)
@@ -687,6 +699,11 @@ def keep_handle(model: FileModel, spawn: Spawn) -> tuple[TextEdit, ...] | None:
     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
         if stmt.value is not call:
             return None
+        if stmt.targets[0].id == "_":  # thrown away on purpose: keep it instead
+            return (
+                *setup,
+                TextEdit(source.start(stmt), source.end(stmt), f"{registry}.append({source.segment(call)})"),
+            )
         at = source.end(stmt)
         return (*setup, TextEdit(at, at, f"{nl}{indent}{registry}.append({stmt.targets[0].id})"))
     return None
@@ -827,10 +844,30 @@ def return_reentry(model: FileModel, reentry: ReEntry) -> tuple[TextEdit, ...] |
     stmt = enclosing_statement(reentry.call, up)
     if not isinstance(stmt, ast.Expr) or _call_of(stmt) is not reentry.call:
         return None
-    if not _tail_statement(stmt, fn.node, up) or not _no_loop_between(stmt, fn.node, up):
+    if not _no_loop_between(stmt, fn.node, up):
         return None
     at = ctx.source.start(stmt)
+    suite = suite_of(stmt, up) or []
+    following = suite[suite.index(stmt) + 1 :] if stmt in suite else []
+    if (  # `m.loop(s)` then `return` / `return None`: the two become `return m.loop(s)`
+        len(following) == 1
+        and isinstance(following[0], ast.Return)
+        and (following[0].value is None or _is_none(following[0].value))
+        and ctx.source.owns_lines(following[0])
+    ):
+        after = following[0]
+        start = ctx.source.line_end(stmt.end_lineno or stmt.lineno)
+        return (
+            TextEdit(at, at, "return "),
+            TextEdit(start, ctx.source.line_end(after.end_lineno or after.lineno), ""),
+        )
+    if not _tail_statement(stmt, fn.node, up):
+        return None
     return (TextEdit(at, at, "return "),)
+
+
+def _is_none(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value is None
 
 
 # -- to a finding's fix -------------------------------------------------------------------------
@@ -846,4 +883,4 @@ def make_fix(
     """A finding's fix: applicable with these edits, or display-only when there are none."""
     if not edits:
         return Fix(title, snippet)
-    return Fix(title, snippet, applicability, Source(model.text).edits(edits))
+    return Fix(title, snippet, applicability, Source(model.text).edits(merge_inserts(list(edits))))

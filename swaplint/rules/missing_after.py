@@ -67,6 +67,22 @@ def server_loop(state):
         return counter.server_loop(state)
     return counter.server_loop(state + msg)
 ```
+
+## Fix
+Unsafe: the wait now wakes up every `fix-timeout` seconds (setting, default 1)
+with nothing to do, and the code must tolerate that.
+
+- `x = q.get()` becomes `x = q.get(timeout=1)` inside `try`, with
+  `except queue.Empty: continue` in a loop (or `return` in a step function that
+  returns nothing); `import queue` is added when needed.
+- `x = await q.get()` (asyncio) becomes `asyncio.wait_for(q.get(), timeout=1)`
+  with `except asyncio.TimeoutError`.
+- `select.select(r, w, x)` gets a fourth argument; `selector.select()` a timeout.
+- Under the runtime, `msg = receive()` becomes `receive(timeout=1)` followed by
+  `if msg is TIMEOUT: return module.loop(...)`, re-entering through the module.
+
+Socket reads (which need `settimeout` on the socket, changing every later call),
+iteration over a library's stream and other shapes are display-only.
 """
 
 from __future__ import annotations
@@ -103,6 +119,70 @@ class MissingAfter(Rule):
         "async def worker(q):\n    while True:\n        step(await q.get())\n",
         "from swaplint.runtime import receive\nimport m\n"
         "def loop(s):\n    msg = receive()\n    return m.loop(s + msg)\n",
+    )
+
+    #: (before, after): what `--fix --unsafe-fixes` makes of each, with only this rule's fixes.
+    FIXES = (
+        (
+            "import queue\n"
+            "\n"
+            "\n"
+            "def worker(jobs, stop):\n"
+            "    while not stop.is_set():\n"
+            "        job = jobs.get()\n"
+            "        handle(job)\n",
+            "import queue\n"
+            "\n"
+            "\n"
+            "def worker(jobs, stop):\n"
+            "    while not stop.is_set():\n"
+            "        try:\n"
+            "            job = jobs.get(timeout=1)\n"
+            "        except queue.Empty:\n"
+            "            continue\n"
+            "        handle(job)\n",
+        ),
+        (
+            "import asyncio\n"
+            "\n"
+            "\n"
+            "async def pump(inbox, stop):\n"
+            "    while not stop.is_set():\n"
+            "        item = await inbox.get()\n"
+            "        await handle(item)\n",
+            "import asyncio\n"
+            "\n"
+            "\n"
+            "async def pump(inbox, stop):\n"
+            "    while not stop.is_set():\n"
+            "        try:\n"
+            "            item = await asyncio.wait_for(inbox.get(), timeout=1)\n"
+            "        except asyncio.TimeoutError:\n"
+            "            continue\n"
+            "        await handle(item)\n",
+        ),
+        (
+            "import counter\n"
+            "from swaplint.runtime import receive\n"
+            "\n"
+            "\n"
+            "def server_loop(state):\n"
+            "    msg = receive()\n"
+            "    if msg == 'switch_code':\n"
+            "        return counter.server_loop(state)\n"
+            "    return server_loop(state + msg)\n",
+            "import counter\n"
+            "from swaplint.runtime import receive, TIMEOUT\n"
+            "\n"
+            "\n"
+            "def server_loop(state):\n"
+            "    msg = receive(timeout=1)\n"
+            "    if msg is TIMEOUT:\n"
+            "        return counter.server_loop(state)\n"
+            "    if msg == 'switch_code':\n"
+            "        return counter.server_loop(state)\n"
+            "    return server_loop(state + msg)\n",
+        ),
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:

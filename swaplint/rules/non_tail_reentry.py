@@ -59,6 +59,14 @@ def server_loop(state):
     msg = receive(timeout=10)
     return counter.server_loop(state + msg)
 ```
+
+## Fix
+Unsafe. Under `importlib`, the function becomes `while True:` around its body,
+each `return f(args)` the assignment of the new arguments and `continue` (when
+the recursion is direct and its arguments map onto the parameters; a left-out
+argument needs a constant default). Under the runtime, a re-entry made as the
+last statement (or followed only by `return None`) becomes `return f(...)`: the
+function now returns what the re-entered loop returns.
 """
 
 from __future__ import annotations
@@ -88,6 +96,54 @@ class NonTailReentry(Rule):
         "class C:\n    def loop(self):\n        msg = self.q.get(timeout=1)\n        self.loop()\n",
         "import m\nfrom swaplint.runtime import receive\n"
         "def loop(s):\n    msg = receive(timeout=1)\n    m.loop(s + msg)\n",
+    )
+
+    #: (before, after): what `--fix --unsafe-fixes` makes of each, with only this rule's fixes.
+    FIXES = (
+        (
+            "def audit(inbox):\n"
+            "    entry = inbox.get(timeout=1.0)\n"
+            "    record(entry)\n"
+            "    return audit(inbox)\n",
+            "def audit(inbox):\n"
+            "    while True:\n"
+            "        entry = inbox.get(timeout=1.0)\n"
+            "        record(entry)\n",
+        ),
+        (
+            "def count(inbox, seen=0):\n"
+            "    msg = inbox.get(timeout=1.0)\n"
+            "    if msg is None:\n"
+            "        return seen\n"
+            "    count(inbox, seen + 1)\n",
+            "def count(inbox, seen=0):\n"
+            "    while True:\n"
+            "        msg = inbox.get(timeout=1.0)\n"
+            "        if msg is None:\n"
+            "            return seen\n"
+            "        seen = seen + 1\n",
+        ),
+        (
+            "import counter\n"
+            "from swaplint.runtime import TIMEOUT, receive\n"
+            "\n"
+            "\n"
+            "def server_loop(state):\n"
+            "    msg = receive(timeout=10)\n"
+            "    if msg == 'switch_code':\n"
+            "        counter.server_loop(state)\n"
+            "        return None\n"
+            "    return counter.server_loop(state + msg)\n",
+            "import counter\n"
+            "from swaplint.runtime import TIMEOUT, receive\n"
+            "\n"
+            "\n"
+            "def server_loop(state):\n"
+            "    msg = receive(timeout=10)\n"
+            "    if msg == 'switch_code':\n"
+            "        return counter.server_loop(state)\n"
+            "    return counter.server_loop(state + msg)\n",
+        ),
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:

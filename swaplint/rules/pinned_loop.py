@@ -67,6 +67,17 @@ def worker(jobs):
         if job == "switch_code":
             return workers.worker(jobs)
 ```
+
+## Fix
+Unsafe, under `importlib`: the loop body moves into a module-level function
+(`worker_step`) that the loop calls by name each iteration, with the names it
+reads passed as arguments (`self` too, for a method). `continue` becomes
+`return`; `break` becomes `return True` and the call `if worker_step(...): break`;
+one name carried from one iteration to the next is passed in and returned.
+Display-only for nested functions, bodies that `return`, `yield`, use `global`,
+`nonlocal`, zero-argument `super()`, private `self.__names` or `locals()`, carry
+more than one name, and under the runtime (where the fix is a qualified call on
+the upgrade path, written by hand).
 """
 
 from __future__ import annotations
@@ -102,6 +113,80 @@ class PinnedLoop(Rule):
         "import socket\ndef serve(s):\n    while True:\n        conn, addr = s.accept()\n        conn.close()\n",
         "class Reader:\n    def run(self):\n        while self.running:\n            self._read_one()\n"
         "    def _read_one(self):\n        return self.sock.recv(4096)\n",
+    )
+
+    #: (before, after): what `--fix --unsafe-fixes` makes of each, with only this rule's fixes.
+    FIXES = (
+        (
+            "def worker(jobs, results):\n"
+            "    while True:\n"
+            "        job = jobs.get(timeout=1)  # one job\n"
+            "        if job == 'skip':\n"
+            "            continue\n"
+            "        results.append(render(job))\n",
+            "def worker(jobs, results):\n"
+            "    while True:\n"
+            "        worker_step(jobs, results)\n"
+            "\n"
+            "\n"
+            "def worker_step(jobs, results):\n"
+            "    job = jobs.get(timeout=1)  # one job\n"
+            "    if job == 'skip':\n"
+            "        return\n"
+            "    results.append(render(job))\n",
+        ),
+        (
+            "def reader(sock, out):\n"
+            "    buf = b''\n"
+            "    while True:\n"
+            "        buf += sock.recv(4096)\n"
+            "        buf = out.feed(buf)\n",
+            "def reader(sock, out):\n"
+            "    buf = b''\n"
+            "    while True:\n"
+            "        buf = reader_step(sock, out, buf)\n"
+            "\n"
+            "\n"
+            "def reader_step(sock, out, buf):\n"
+            "    buf += sock.recv(4096)\n"
+            "    buf = out.feed(buf)\n"
+            "    return buf\n",
+        ),
+        (
+            "def worker(jobs, results):\n"
+            "    while True:\n"
+            "        job = jobs.get(timeout=1)\n"
+            "        if job is None:\n"
+            "            break\n"
+            "        results.append(job)\n"
+            "    results.close()\n",
+            "def worker(jobs, results):\n"
+            "    while True:\n"
+            "        if worker_step(jobs, results):\n"
+            "            break\n"
+            "    results.close()\n"
+            "\n"
+            "\n"
+            "def worker_step(jobs, results):\n"
+            "    job = jobs.get(timeout=1)\n"
+            "    if job is None:\n"
+            "        return True\n"
+            "    results.append(job)\n",
+        ),
+        (
+            "class Consumer:\n"
+            "    def run(self):\n"
+            "        for message in self.consumer:\n"
+            "            self.handle(message)\n",
+            "class Consumer:\n"
+            "    def run(self):\n"
+            "        for message in self.consumer:\n"
+            "            run_step(self, message)\n"
+            "\n"
+            "\n"
+            "def run_step(self, message):\n"
+            "    self.handle(message)\n",
+        ),
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:

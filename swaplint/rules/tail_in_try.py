@@ -73,6 +73,23 @@ def server_loop(state):
         pass
     return counter.server_loop(state)
 ```
+
+## Fix
+Unsafe (`--fix --unsafe-fixes`): exceptions raised while handling later messages
+are no longer caught (and cleanups run once per message) by the frames that used
+to stay on the stack; that is the point, but review it.
+
+- Under `importlib`: the function becomes `while True:` around its body, and each
+  re-entry becomes the assignment of its arguments and `continue`, when the
+  recursion is direct, its arguments map onto the parameters and nothing runs
+  after it. SWL006 may then ask for the loop body to move into a step function.
+- Under the runtime: `return f(...)` as the last statement of a `try` body (no
+  `else`, no `finally`) moves into a new `else:` clause; at the end of a `with`
+  body or a `try`/`finally` it moves after the block. Arguments beyond names and
+  constants are computed inside the block first.
+
+Other shapes (a re-entry nested in an `if` inside the block, a `try` with both
+handlers and `finally`) are display-only.
 """
 
 from __future__ import annotations
@@ -102,6 +119,77 @@ class TailInTry(Rule):
         "import m\nfrom swaplint.runtime import receive\n"
         "def loop(s):\n    msg = receive(timeout=1)\n    try:\n        return m.loop(s)\n    except ValueError:\n"
         "        return m.loop(s)\n",
+    )
+
+    #: (before, after): what `--fix --unsafe-fixes` makes of each, with only this rule's fixes.
+    FIXES = (
+        (
+            "import queue\n"
+            "\n"
+            "\n"
+            "def consume(inbox, handled=0):\n"
+            "    msg = inbox.get(timeout=1.0)\n"
+            "    try:\n"
+            "        handle(msg)\n"
+            "        return consume(inbox, handled + 1)\n"
+            "    except ValueError:\n"
+            "        return consume(inbox, handled)\n",
+            "import queue\n"
+            "\n"
+            "\n"
+            "def consume(inbox, handled=0):\n"
+            "    while True:\n"
+            "        msg = inbox.get(timeout=1.0)\n"
+            "        try:\n"
+            "            handle(msg)\n"
+            "            handled = handled + 1\n"
+            "            continue\n"
+            "        except ValueError:\n"
+            "            continue\n",
+        ),
+        (
+            "import counter\n"
+            "from swaplint.runtime import receive\n"
+            "\n"
+            "\n"
+            "def server_loop(state):\n"
+            "    msg = receive(timeout=10)\n"
+            "    try:\n"
+            "        return counter.server_loop(handle(state, msg))\n"
+            "    except ValueError:\n"
+            "        return counter.server_loop(state)\n",
+            "import counter\n"
+            "from swaplint.runtime import receive\n"
+            "\n"
+            "\n"
+            "def server_loop(state):\n"
+            "    msg = receive(timeout=10)\n"
+            "    try:\n"
+            "        state = handle(state, msg)\n"
+            "    except ValueError:\n"
+            "        return counter.server_loop(state)\n"
+            "    else:\n"
+            "        return counter.server_loop(state)\n",
+        ),
+        (
+            "import counter\n"
+            "from swaplint.runtime import receive\n"
+            "\n"
+            "\n"
+            "def server_loop(state):\n"
+            "    with lock:\n"
+            "        msg = receive(timeout=10)\n"
+            "        return counter.server_loop(state + msg)\n",
+            "import counter\n"
+            "from swaplint.runtime import receive\n"
+            "\n"
+            "\n"
+            "def server_loop(state):\n"
+            "    with lock:\n"
+            "        msg = receive(timeout=10)\n"
+            "        state = state + msg\n"
+            "    return counter.server_loop(state)\n",
+        ),
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:

@@ -60,6 +60,14 @@ def server_loop(state):
         return counter.server_loop(state)
     return server_loop(state + msg)
 ```
+
+## Fix
+Unsafe. Under the runtime, every local re-entry is called through the module
+(`server_loop(s)` becomes `counter.server_loop(s)`, adding `import counter` when the
+file lacks it): from then on each message runs the newest loaded version with the
+state the old one built, so the state must stay compatible across versions.
+Under `importlib`, a re-entry through `self` becomes a `while True:` loop, as for
+SWL005. Methods under the runtime and nested functions are display-only.
 """
 
 from __future__ import annotations
@@ -91,6 +99,38 @@ class UnqualifiedRecursion(Rule):
         "def loop(s):\n    msg = receive(timeout=1)\n    return loop(s + msg)\n",
         "class Server:\n    def loop(self, s):\n        msg = self.inbox.get(timeout=1)\n"
         "        return self.loop(s + msg)\n",
+    )
+
+    #: (before, after): what `--fix --unsafe-fixes` makes of each, with only this rule's fixes.
+    FIXES = (
+        (
+            "class Server:\n"
+            "    def loop(self, count):\n"
+            "        msg = self.inbox.get(timeout=1)\n"
+            "        self.handle(msg)\n"
+            "        return self.loop(count + 1)\n",
+            "class Server:\n"
+            "    def loop(self, count):\n"
+            "        while True:\n"
+            "            msg = self.inbox.get(timeout=1)\n"
+            "            self.handle(msg)\n"
+            "            count = count + 1\n",
+        ),
+        (
+            "from swaplint.runtime import receive\n"
+            "\n"
+            "\n"
+            "def server_loop(state):\n"
+            "    msg = receive(timeout=10)\n"
+            "    return server_loop(state + msg)\n",
+            "from swaplint.runtime import receive\n"
+            "import snippet\n"
+            "\n"
+            "\n"
+            "def server_loop(state):\n"
+            "    msg = receive(timeout=10)\n"
+            "    return snippet.server_loop(state + msg)\n",
+        ),
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:

@@ -49,6 +49,13 @@ def worker(q):
 workers.append(threading.Thread(target=worker, args=(jobs,)))
 workers[-1].start()
 ```
+
+## Fix
+Safe: the handle is kept in a module-level list (`WORKERS`, created after the
+imports when the module has none): `Thread(...).start()` becomes a named handle
+appended to it and then started, a dropped local handle is appended after it is
+made, and `spawn(...)`/`create_task(...)` are wrapped in `WORKERS.append(...)`.
+Nothing else changes: shutdown and reload code can now find the handles.
 """
 
 from __future__ import annotations
@@ -83,6 +90,89 @@ class UntrackedProcess(Rule):
         "from swaplint.runtime import spawn, receive\n"
         "def worker(s):\n    while True:\n        receive(timeout=1)\n"
         "def main():\n    spawn(worker, 0)\n",
+    )
+
+    #: (before, after): what `--fix --unsafe-fixes` makes of each, with only this rule's fixes.
+    FIXES = (
+        (
+            "import threading\n"
+            "\n"
+            "\n"
+            "def worker(q):\n"
+            "    while True:\n"
+            "        q.get(timeout=1)\n"
+            "\n"
+            "\n"
+            "def main(q):\n"
+            "    threading.Thread(target=worker, args=(q,), daemon=True).start()\n",
+            "import threading\n"
+            "\n"
+            "WORKERS: list = []  # every thread, task and process started here: for shutdown and reload\n"
+            "\n"
+            "\n"
+            "def worker(q):\n"
+            "    while True:\n"
+            "        q.get(timeout=1)\n"
+            "\n"
+            "\n"
+            "def main(q):\n"
+            "    thread = threading.Thread(target=worker, args=(q,), daemon=True)\n"
+            "    WORKERS.append(thread)\n"
+            "    thread.start()\n",
+        ),
+        (
+            "import threading\n"
+            "\n"
+            "\n"
+            "def worker(q):\n"
+            "    while True:\n"
+            "        q.get(timeout=1)\n"
+            "\n"
+            "\n"
+            "def main(q):\n"
+            "    t = threading.Thread(target=worker, args=(q,))\n"
+            "    t.daemon = True\n"
+            "    t.start()\n",
+            "import threading\n"
+            "\n"
+            "WORKERS: list = []  # every thread, task and process started here: for shutdown and reload\n"
+            "\n"
+            "\n"
+            "def worker(q):\n"
+            "    while True:\n"
+            "        q.get(timeout=1)\n"
+            "\n"
+            "\n"
+            "def main(q):\n"
+            "    t = threading.Thread(target=worker, args=(q,))\n"
+            "    WORKERS.append(t)\n"
+            "    t.daemon = True\n"
+            "    t.start()\n",
+        ),
+        (
+            "import asyncio\n"
+            "\n"
+            "\n"
+            "async def consumer(inbox, stop):\n"
+            "    while not stop.is_set():\n"
+            "        await asyncio.wait_for(inbox.get(), 1)\n"
+            "\n"
+            "\n"
+            "async def main(inbox, stop):\n"
+            "    asyncio.create_task(consumer(inbox, stop))\n",
+            "import asyncio\n"
+            "\n"
+            "WORKERS: list = []  # every thread, task and process started here: for shutdown and reload\n"
+            "\n"
+            "\n"
+            "async def consumer(inbox, stop):\n"
+            "    while not stop.is_set():\n"
+            "        await asyncio.wait_for(inbox.get(), 1)\n"
+            "\n"
+            "\n"
+            "async def main(inbox, stop):\n"
+            "    WORKERS.append(asyncio.create_task(consumer(inbox, stop)))\n",
+        ),
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:

@@ -59,6 +59,22 @@ class UnusedNoqa(Rule):
         "def worker(q):\n    while True:\n        q.get()  # noqa: SWL003, SWL004\n",
     )
 
+    #: (before, after): what `--fix --unsafe-fixes` makes of each, with only this rule's fixes.
+    FIXES = (
+        (
+            "def handle(msg):  # noqa: SWL003\n    return msg\n",
+            "def handle(msg):\n    return msg\n",
+        ),
+        (
+            "def worker(q):\n    while True:\n        q.get()  # noqa: SWL003, SWL004\n",
+            "def worker(q):\n    while True:\n        q.get()  # noqa: SWL003\n",
+        ),
+        (
+            "x = 1  # swaplint: ignore[SWL042]\n",
+            "x = 1\n",
+        ),
+    )
+
     def check(self, model: FileModel) -> Iterator[Report]:
         return iter(())  # decided from the comments, after every other rule: see unused()
 
