@@ -27,6 +27,7 @@ import os
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -35,7 +36,7 @@ from pygls.uris import to_fs_path
 from swaplint import __version__
 from swaplint.config import CONFIG_FILENAMES, ConfigError
 from swaplint.engine import source_lines, suppressed_codes
-from swaplint.findings import Finding, Severity
+from swaplint.findings import Applicability, Finding, Fix, Severity
 from swaplint.noqa import add_codes
 from swaplint.output import rule_url
 from swaplint.rules import RULES_BY_CODE, get_rule
@@ -140,7 +141,46 @@ def to_diagnostic(finding: Finding, uri: str, lines: Sequence[str], encoding: st
         code_description=types.CodeDescription(href=rule_url(finding.code)),
         source=SOURCE,
         related_information=related or None,
-        data={"name": finding.name},
+        data=_data(finding),
+    )
+
+
+def _data(finding: Finding) -> dict[str, Any]:
+    """What a diagnostic carries back to ``codeAction``: the rule's name and its fix."""
+    data: dict[str, Any] = {"name": finding.name}
+    if finding.fix is not None and finding.fix.applicable:
+        data["fix"] = finding.fix.to_dict()
+    return data
+
+
+def fix_action(diagnostic: types.Diagnostic, uri: str, source: str, encoding: str) -> types.CodeAction | None:
+    """The code action that applies a diagnostic's fix (its edits, as ``--fix`` would)."""
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+    raw = data.get("fix")
+    if not isinstance(raw, dict):
+        return None
+    try:
+        fix = Fix.from_dict(raw)
+    except (KeyError, TypeError, ValueError):
+        return None
+    lines = _lines(source)
+    edits = [
+        types.TextEdit(
+            range=types.Range(
+                _position(lines, e.line, e.column, encoding),
+                _position(lines, e.end_line, e.end_column, encoding),
+            ),
+            new_text=e.content,
+        )
+        for e in fix.edits
+    ]
+    safe = fix.applicability is Applicability.SAFE
+    return types.CodeAction(
+        title=f"Fix {diagnostic.code}: {fix.title}" + ("" if safe else " (unsafe: review it)"),
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        is_preferred=safe,
+        edit=types.WorkspaceEdit(changes={uri: edits}),
     )
 
 
@@ -308,6 +348,9 @@ def build_server() -> SwaplintServer:
         for diagnostic in params.context.diagnostics:
             if diagnostic.source != SOURCE or not isinstance(diagnostic.code, str):
                 continue
+            fix = fix_action(diagnostic, uri, source, ls.encoding)
+            if fix is not None:
+                actions.append(fix)
             edit = noqa_edit(source, diagnostic.range.start.line, diagnostic.code, ls.encoding)
             if edit is None:
                 continue

@@ -64,6 +64,9 @@ def _unsupported(opts: CheckOptions) -> str | None:
         ("--statistics", opts.statistics),
         ("--diff-base", opts.diff_base is not None),
         ("--verify", opts.verify),
+        ("--fix", bool(opts.fix)),
+        ("--diff", opts.diff),
+        ("--add-noqa", opts.add_noqa),
     ):
         if used:
             return flag

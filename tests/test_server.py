@@ -193,8 +193,13 @@ def test_open_change_code_action_hover_shutdown(client: LspClient, tmp_path: Pat
             "context": {"diagnostics": [wait]},
         },
     )
-    assert len(actions) == 1
-    action = actions[0]
+    assert len(actions) == 2
+    fix = next(a for a in actions if a["title"].startswith("Fix SWL003"))
+    assert "unsafe" in fix["title"] and not fix.get("isPreferred")
+    fix_edits = fix["edit"]["changes"][uri]
+    assert any(e["newText"] == "import queue\n" for e in fix_edits)
+    assert any("job = q.get(timeout=1)" in e["newText"] for e in fix_edits)
+    action = next(a for a in actions if "noqa" in a["title"])
     assert action["kind"] == "quickfix"
     assert "SWL003" in action["title"]
     (edit,) = action["edit"]["changes"][uri]

@@ -207,7 +207,16 @@ def test_broken_configuration_keeps_the_previous_one(
 
 @pytest.mark.parametrize(
     "args",
-    [["--format", "json"], ["--statistics"], ["-o", "out.txt"], ["--diff-base", "HEAD"], ["-"]],
+    [
+        ["--format", "json"],
+        ["--statistics"],
+        ["-o", "out.txt"],
+        ["--diff-base", "HEAD"],
+        ["-"],
+        ["--fix"],
+        ["--diff"],
+        ["--add-noqa"],
+    ],
 )
 def test_unsupported_options(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
