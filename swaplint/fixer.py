@@ -103,6 +103,19 @@ def apply_fixes(text: str, fixes: Sequence[Fix]) -> tuple[str, list[int]]:
     return text, applied
 
 
+def compiles(text: str) -> bool:
+    """Whether ``text`` compiles: parsing alone would miss what the compiler checks
+    (``from __future__`` placement, ``continue`` outside a loop, ``await`` outside
+    ``async def``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(text, "<fixed>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+    return True
+
+
 def parses(text: str) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -127,6 +140,7 @@ def fix_text(text: str, lint: Callable[[str], FileResult], policy: FixPolicy) ->
     """Fix ``text`` in rounds; ``lint`` checks a text as the file it stands for."""
     result = lint(text)
     fixed = Fixed(text=text, result=result)
+    valid = compiles if compiles(text) else parses  # a file that never compiled: parsing is the bar
     refused: set[tuple[str, int, str]] = set()
     done: set[tuple[str, str, tuple[str, ...]]] = set()  # fixes applied, by what they wrote
     while fixed.rounds < MAX_ROUNDS:
@@ -147,8 +161,8 @@ def fix_text(text: str, lint: Callable[[str], FileResult], policy: FixPolicy) ->
         fixed.rounds += 1
         new, applied = apply_fixes(text, [f.fix for f in candidates if f.fix is not None])
         chosen = [candidates[i] for i in applied]
-        if not parses(new):
-            new, chosen = _one_by_one(text, chosen, fixed, refused)
+        if not valid(new):
+            new, chosen = _one_by_one(text, chosen, fixed, refused, valid)
         if not chosen:
             break
         done.update(_signature(f) for f in chosen)
@@ -162,20 +176,24 @@ def fix_text(text: str, lint: Callable[[str], FileResult], policy: FixPolicy) ->
 
 
 def _one_by_one(
-    text: str, chosen: list[Finding], fixed: Fixed, refused: set[tuple[str, int, str]]
+    text: str,
+    chosen: list[Finding],
+    fixed: Fixed,
+    refused: set[tuple[str, int, str]],
+    valid: Callable[[str], bool],
 ) -> tuple[str, list[Finding]]:
     kept: list[Finding] = []
     for finding in chosen:
         assert finding.fix is not None
         trial, applied = apply_fixes(text, [finding.fix])
-        if applied and parses(trial):
+        if applied and valid(trial):
             text = trial
             kept.append(finding)
             break  # positions after it have moved: the next round lints again
         refused.add(_key(finding))
         fixed.problems.append(
             f"{finding.line}:{finding.column}: the {finding.code} fix ({finding.fix.title}) "
-            "would leave the file unparsable; left as it was"
+            "would leave the file unable to compile; left as it was"
         )
     return text, kept
 

@@ -84,7 +84,7 @@ def test_a_fix_that_breaks_parsing_is_refused_and_said():
 
     fixed = fix_text("def f(): pass\n", lint, FixPolicy())
     assert fixed.text == "def f(): pass\n" and not fixed.count
-    assert "would leave the file unparsable" in fixed.problems[0]
+    assert "would leave the file unable to compile" in fixed.problems[0]
 
 
 def test_a_fix_that_does_not_remove_its_finding_is_applied_once():

@@ -599,7 +599,7 @@ def fix_project(project: Project, subtree: Path, command: Sequence[str], sites: 
             parts = line.split()
             if len(parts) >= 3 and parts[1] == "×" and parts[0].isdigit():
                 tally.fixed += int(parts[0])  # a --show-fixes line: count, the multiplication sign, code
-            elif "warning" in line or "unparsable" in line or "did not remove" in line:
+            elif "warning" in line or "unable to compile" in line or "did not remove" in line:
                 tally.problems.append(line.strip())
         for path in sorted(copy.rglob("*.py")):
             rel = path.relative_to(copy).as_posix()

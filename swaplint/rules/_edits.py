@@ -204,30 +204,37 @@ def fresh(base: str, taken: set[str]) -> str:
 
 
 def import_insertion(source: Source, tree: ast.Module, statement: str) -> TextEdit:
-    """Insert ``statement`` (an import) after the file's leading imports (or its docstring)."""
+    """Insert ``statement`` (an import) after the file's first block of imports; with no
+    import, after its docstring, or before its first statement (below any header
+    comments, shebang or coding line)."""
+    nl = source.newline
     body = tree.body
-    anchor: ast.stmt | None = None
-    for index, stmt in enumerate(body):
-        if index == 0 and _is_docstring(stmt):
-            anchor = stmt
-            continue
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            anchor = stmt
-            continue
-        break
-    newline = source.newline
-    if anchor is None:
-        return TextEdit(0, 0, statement + newline)
-    at = source.line_end(anchor.end_lineno or anchor.lineno)
-    return TextEdit(at, at, newline + statement)
+    first = next((i for i, s in enumerate(body) if isinstance(s, (ast.Import, ast.ImportFrom))), None)
+    if first is not None:
+        while first + 1 < len(body) and isinstance(body[first + 1], (ast.Import, ast.ImportFrom)):
+            first += 1
+        at = source.line_end(body[first].end_lineno or body[first].lineno)
+        return TextEdit(at, at, nl + statement)
+    if body and _is_docstring(body[0]):
+        at = source.line_end(body[0].end_lineno or body[0].lineno)
+        return TextEdit(at, at, nl + statement)
+    if body:
+        at = source.starts[_first_line(body[0]) - 1]
+        return TextEdit(at, at, statement + nl)
+    return TextEdit(len(source.text), len(source.text), (nl if source.text.strip() else "") + statement + nl)
 
 
 def after_imports(source: Source, tree: ast.Module, statement: str) -> TextEdit:
     """Insert a module-level ``statement`` after the imports, set off by a blank line."""
     edit = import_insertion(source, tree, statement)
-    if edit.start == 0:
-        return TextEdit(0, 0, statement + source.newline * 2)
-    return TextEdit(edit.start, edit.end, source.newline + edit.content)
+    if edit.content.startswith(source.newline):
+        return TextEdit(edit.start, edit.end, source.newline + edit.content)
+    return TextEdit(edit.start, edit.end, edit.content + source.newline)
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    decorators: list[ast.expr] = getattr(stmt, "decorator_list", [])
+    return min([stmt.lineno, *(d.lineno for d in decorators)])
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
