@@ -65,7 +65,7 @@ def test_finding_fields_are_one_based_and_cover_the_span():
     }
     assert data["function"] == "W.run" and data["reload_model"] == "importlib"
     assert data["related"] == [{"line": 4, "column": 25, "message": "waits here: `self.q.get()`"}]
-    assert data["fix"]["snippet"] == "while True:\n    run_step(self)"
+    assert data["fix"]["snippet"] == "while True:\n    w_run_step(self)"
     assert "`run`" in finding.message and "reload" in finding.message
     assert "purge" not in finding.message + finding.help and "killed" not in finding.message + finding.help
 

@@ -108,8 +108,8 @@ def test_snippets_respect_async_generators_and_static_methods():
         """
     )
     fixes = {f.function: f.fix.snippet for f in check_source(source, "c.py").findings if f.fix}
-    assert fixes["C.pump"] == "while True:\n    pump_step(q)"
-    assert fixes["C.agen"] == "while True:\n    async for item in agen_step(self): yield item"
+    assert fixes["C.pump"] == "while True:\n    c_pump_step(q)"
+    assert fixes["C.agen"] == "while True:\n    async for item in c_agen_step(self): yield item"
     ast.parse("async def f(self):\n" + textwrap.indent(fixes["C.agen"], "    "))
 
 
@@ -127,5 +127,5 @@ def test_a_snippet_passes_the_loop_target_before_kwargs():
     )
     (finding,) = [f for f in check_source(source, "c.py").findings if f.code == "SWL006"]
     assert finding.fix is not None
-    assert finding.fix.snippet == "for i in count():\n    consume_step(self, limit, i, **kwargs)"
+    assert finding.fix.snippet == "for i in count():\n    consumer_consume_step(self, limit, i, **kwargs)"
     ast.parse("def f(self):\n" + textwrap.indent(finding.fix.snippet, "    "))

@@ -9,6 +9,7 @@ the fixtures and examples produce.
 from __future__ import annotations
 
 import ast
+import re
 
 from swaplint.model import FileModel, Function, LoopSite, Wait, dotted_name, short
 
@@ -52,7 +53,16 @@ def reenter(model: FileModel, fn: Function) -> str:
 
 
 def step_name(fn: Function) -> str:
-    return f"{fn.name.lstrip('_')}_step"
+    """The module-level step function of ``fn``'s loop: ``worker_step`` for a function,
+    ``pub_sub_listen_step`` for ``PubSub.listen`` (the class keeps two classes' methods
+    of the same name apart)."""
+    owners = [part for part in fn.qualname.split(".")[:-1] if part != "<locals>"]
+    prefix = "".join(f"{_snake(part)}_" for part in owners)
+    return f"{prefix}{fn.name.lstrip('_')}_step".lstrip("_")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.lstrip("_")).lower()
 
 
 def step_loop(site: LoopSite) -> str:

@@ -282,8 +282,8 @@ def recursion_to_while(model: FileModel, cycle: Cycle) -> tuple[TextEdit, ...] |
         return None
     fn = cycle.members[0]
     node = fn.node
-    if fn.is_generator:
-        return None
+    if fn.is_generator or fn.decorators - {"staticmethod", "classmethod"}:
+        return None  # a decorator wraps every call: a loop would bypass it
     body = node.body
     if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
         body = body[1:]  # the docstring stays the function's
@@ -407,25 +407,29 @@ def extract_step(model: FileModel, site: LoopSite) -> tuple[TextEdit, ...] | Non
     loop calls by name each iteration (``worker_step(jobs)``).
 
     Applies to a loop in a module-level function or a method (not a nested function:
-    it would lose its closure), when the body has no ``return``, ``yield``,
+    it would lose its closure), when the body has no ``return``,
     ``nonlocal``/``global``, zero-argument ``super()``, private (name-mangled)
     attributes or ``locals()``/``vars()``/``eval``/``exec``, and carries at most one
     name from one iteration to the next (then the step returns it, and the loop must
     have no ``break``). ``break`` becomes ``return True`` (the loop then stops when the
-    step says so) and ``continue`` becomes ``return``.
+    step says so) and ``continue`` becomes ``return``. A body that yields (in a
+    generator, not an async one) becomes a generator step the loop delegates to with
+    ``yield from``.
     """
     ctx = _Ctx.of(model)
     fn = site.function
     loop = site.node
-    if ctx is None or not isinstance(loop, (*_LOOPS,)) or "<locals>" in fn.qualname or fn.is_generator:
+    if ctx is None or not isinstance(loop, (*_LOOPS,)) or "<locals>" in fn.qualname:
         return None
     body = loop.body
     source = ctx.source
     if not body or body[0].lineno == loop.lineno or not source.owns_lines(loop):
         return None
     for node in _walk_scope(body):
-        if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom, ast.Global, ast.Nonlocal)):
+        if isinstance(node, (ast.Return, ast.Global, ast.Nonlocal)):
             return None
+        if isinstance(node, (ast.Yield, ast.YieldFrom)) and fn.is_async:
+            return None  # an async generator cannot delegate to another (no `yield from`)
         if isinstance(node, ast.Attribute) and node.attr.startswith("__") and not node.attr.endswith("__"):
             return None
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -473,7 +477,12 @@ def extract_step(model: FileModel, site: LoopSite) -> tuple[TextEdit, ...] | Non
     taken = module_bindings(ctx.tree) | function_names(fn.node)
     name = fresh(_advice.step_name(fn), taken)
     is_async = fn.is_async
+    # A body that yields becomes a generator the loop delegates to; what it returns
+    # (the break signal, the carried name) is the value of `yield from`.
+    yields = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in _walk_scope(body))
     call = f"{'await ' if is_async else ''}{name}({', '.join(passed)})"
+    if yields:
+        call = f"(yield from {call})" if has_break else f"yield from {call}"
     unit = source.indent_unit
     indent = source.indent(body[0].lineno)
     if carried:

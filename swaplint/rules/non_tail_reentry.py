@@ -63,8 +63,9 @@ def server_loop(state):
 ## Fix
 Unsafe. Under `importlib`, the function becomes `while True:` around its body,
 each `return f(args)` the assignment of the new arguments and `continue` (when
-the recursion is direct and its arguments map onto the parameters; a left-out
-argument needs a constant default). Under the runtime, a re-entry made as the
+the recursion is direct, the function is not decorated (a decorator wraps each
+call) and its arguments map onto the parameters; a left-out argument needs a
+constant default). Under the runtime, a re-entry made as the
 last statement (or followed only by `return None`) becomes `return f(...)`: the
 function now returns what the re-entered loop returns.
 """

@@ -70,11 +70,13 @@ def worker(jobs):
 
 ## Fix
 Unsafe, under `importlib`: the loop body moves into a module-level function
-(`worker_step`) that the loop calls by name each iteration, with the names it
-reads passed as arguments (`self` too, for a method). `continue` becomes
+(`worker_step`; `server_run_step` for `Server.run`) that the loop calls by name
+each iteration, with the names it reads passed as arguments (`self` too, for a
+method); a body that yields becomes a generator the loop runs with `yield from`. `continue` becomes
 `return`; `break` becomes `return True` and the call `if worker_step(...): break`;
 one name carried from one iteration to the next is passed in and returned.
-Display-only for nested functions, bodies that `return`, `yield`, use `global`,
+Display-only for nested functions, bodies that `return`, yield in an async
+generator, use `global`,
 `nonlocal`, zero-argument `super()`, private `self.__names` or `locals()`, carry
 more than one name, and under the runtime (where the fix is a qualified call on
 the upgrade path, written by hand).
@@ -181,11 +183,25 @@ class PinnedLoop(Rule):
             "class Consumer:\n"
             "    def run(self):\n"
             "        for message in self.consumer:\n"
-            "            run_step(self, message)\n"
+            "            consumer_run_step(self, message)\n"
             "\n"
             "\n"
-            "def run_step(self, message):\n"
+            "def consumer_run_step(self, message):\n"
             "    self.handle(message)\n",
+        ),
+        (
+            "class Monitor:\n"
+            "    def listen(self):\n"
+            "        while True:\n"
+            "            yield self.parse(self.sock.recv(4096))\n",
+            "class Monitor:\n"
+            "    def listen(self):\n"
+            "        while True:\n"
+            "            yield from monitor_listen_step(self)\n"
+            "\n"
+            "\n"
+            "def monitor_listen_step(self):\n"
+            "    yield self.parse(self.sock.recv(4096))\n",
         ),
     )
 
