@@ -116,6 +116,23 @@ def compiles(text: str) -> bool:
     return True
 
 
+def _redefines(old: str, new: str) -> bool:
+    """Whether fixes applied together define one module-level name twice (two fixes each
+    adding a function of the same name): the later would shadow the earlier."""
+
+    def twice(text: str) -> set[str]:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return set()
+        names = [
+            s.name for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        ]
+        return {n for n in names if names.count(n) > 1}
+
+    return bool(twice(new) - twice(old))
+
+
 def parses(text: str) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -161,7 +178,7 @@ def fix_text(text: str, lint: Callable[[str], FileResult], policy: FixPolicy) ->
         fixed.rounds += 1
         new, applied = apply_fixes(text, [f.fix for f in candidates if f.fix is not None])
         chosen = [candidates[i] for i in applied]
-        if not valid(new):
+        if not valid(new) or _redefines(text, new):
             new, chosen = _one_by_one(text, chosen, fixed, refused, valid)
         if not chosen:
             break

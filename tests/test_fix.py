@@ -361,3 +361,15 @@ def test_verification_turns_from_confirmed_to_not_reproduced(tmp_path):
             statuses.append((rel, old.code, old.verification.status.value, new.verification.status.value))
     assert len(statuses) == 7
     assert all(s[2:] == ("confirmed", "not reproduced") for s in statuses), statuses
+
+
+def test_two_fixes_that_would_define_the_same_function_are_applied_one_at_a_time():
+    def lint(text: str) -> FileResult:
+        if "def step" in text:
+            return FileResult("m.py")
+        first = Edit(2, 1, 2, 1, "def step():\n    pass\n")
+        second = Edit(3, 1, 3, 1, "def step():\n    pass\n")
+        return FileResult("m.py", [_finding(1, (first,), "SWL006"), _finding(2, (second,), "SWL006")])
+
+    fixed = fix_text("x = 1\ny = 2\n", lint, FixPolicy())
+    assert fixed.text.count("def step") == 1
