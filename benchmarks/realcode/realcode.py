@@ -556,12 +556,20 @@ class FixTally:
     remaining: int = 0
     remaining_fixable: int = 0
     problems: list[str] = field(default_factory=list)
+    #: With --verify: verdict -> count, on the original and on the fixed copy.
+    verified_before: dict[str, int] = field(default_factory=dict)
+    verified_after: dict[str, int] = field(default_factory=dict)
 
 
-def fix_project(project: Project, subtree: Path, command: Sequence[str], sites: Sequence[Site]) -> FixTally:
-    """Apply every fix (safe and unsafe) to a copy of the project, then compile each changed file."""
+def fix_project(
+    project: Project, subtree: Path, command: Sequence[str], sites: Sequence[Site], *, verify: bool = False
+) -> FixTally:
+    """Apply every fix (safe and unsafe) to a copy of the project, then compile each changed file.
+    With ``verify``, run ``--verify`` on the original and on the fixed copy and count the verdicts."""
     tally = FixTally(project.name)
-    raw_before = _json_findings(project, subtree, command)
+    raw_before = _json_findings(project, subtree, command, ["--verify"] if verify else [])
+    if verify:
+        tally.verified_before = _verdicts(raw_before)
     tally.findings = len(raw_before)
     for item in raw_before:
         fix = item.get("fix") or {}
@@ -613,11 +621,58 @@ def fix_project(project: Project, subtree: Path, command: Sequence[str], sites: 
                 compile(path.read_bytes(), rel, "exec", dont_inherit=True)
             except (SyntaxError, ValueError) as exc:
                 tally.files_broken.append(f"{rel}: {exc}")
+        if verify:  # the fixed copy has fewer findings: run the original ones from it
+            tally.verified_after = _verdicts(_verify_against(project, copy, raw_before))
     return tally
 
 
-def _json_findings(project: Project, subtree: Path, command: Sequence[str]) -> list[dict[str, Any]]:
-    cmd = [*command, "check", "--format", "json", "--no-cache", "--exit-zero"]
+def _verdicts(items: Sequence[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        status = str((item.get("verification") or {}).get("status", "none"))
+        out[status] = out.get(status, 0) + 1
+    return out
+
+
+_VERIFY_AGAINST = """\
+import json, sys
+from pathlib import Path
+from swaplint.findings import FileResult, Finding
+from swaplint.verify import verify_results
+root, items = Path(sys.argv[1]), json.load(sys.stdin)
+by_path = {}
+for item in items:
+    item.pop("verification", None)
+    by_path.setdefault(item["path"], []).append(Finding.from_dict(item))
+out = []
+for path, found in by_path.items():
+    done = verify_results([FileResult(path, found)], {path: (root / path).read_bytes()},
+                          disk_paths={path: str(root / path)})
+    out += [f.to_dict() for f in done[0].findings]
+print(json.dumps(out))
+"""
+
+
+def _verify_against(project: Project, copy: Path, findings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The original findings' verdicts when their loops run from the fixed copy."""
+    proc = subprocess.run(
+        [sys.executable, "-P", "-c", _VERIFY_AGAINST, str(copy)],
+        input=json.dumps(list(findings)),
+        capture_output=True,
+        text=True,
+        timeout=SWAPLINT_TIMEOUT,
+        cwd=copy,
+    )
+    if proc.returncode != 0:
+        raise CorpusError(f"{project.name}: verifying the fixed copy failed: {proc.stderr[-500:]}")
+    result: list[dict[str, Any]] = json.loads(proc.stdout)
+    return result
+
+
+def _json_findings(
+    project: Project, subtree: Path, command: Sequence[str], extra: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    cmd = [*command, "check", "--format", "json", "--no-cache", "--exit-zero", *extra]
     if project.exclude:
         cmd += ["--extend-exclude", ",".join(project.exclude)]
     proc = subprocess.run([*cmd, "."], cwd=subtree, capture_output=True, text=True, timeout=SWAPLINT_TIMEOUT)
@@ -629,6 +684,10 @@ def _json_findings(project: Project, subtree: Path, command: Sequence[str]) -> l
             item["path"] = rel
             out.append(item)
     return out
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "–"
 
 
 def fixes_markdown(tallies: Sequence[FixTally]) -> str:
@@ -660,6 +719,11 @@ def fixes_markdown(tallies: Sequence[FixTally]) -> str:
             f"| {t.fixed_clean} | {t.files_changed} | {len(t.files_broken)} | {t.remaining} ({t.remaining_fixable}) |"
         )
     lines = [head + "\n".join(rows)]
+    if any(t.verified_before for t in tallies):
+        lines.append("\n| project | --verify before fixing | the same findings, run from the fixed copy |")
+        lines.append("|---|---|---|")
+        for t in tallies:
+            lines.append(f"| {t.project} | {_counts(t.verified_before)} | {_counts(t.verified_after)} |")
     for t in tallies:
         for broken in t.files_broken:
             lines.append(f"- {t.project}: does not compile after fixing: {broken}")
@@ -833,6 +897,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_fix = sub.add_parser("fixes", help="apply every fix to a copy of each project and compile the result")
     p_fix.add_argument("projects", nargs="*")
     p_fix.add_argument("--swaplint", default=None, help="the command to run (default: beside python)")
+    p_fix.add_argument(
+        "--verify", action="store_true", help="also run --verify before and after (runs the projects' code)"
+    )
     args = parser.parse_args(argv)
 
     cache = (args.cache_dir or default_cache_dir()).expanduser()
@@ -865,7 +932,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = swaplint_command(args.swaplint)
         if args.command == "fixes":
             tallies = [
-                fix_project(p, subtrees[p.name], command, [s for s in sites if s.project == p.name])
+                fix_project(
+                    p,
+                    subtrees[p.name],
+                    command,
+                    [s for s in sites if s.project == p.name],
+                    verify=args.verify,
+                )
                 for p in projects
             ]
             print(fixes_markdown(tallies), end="")
