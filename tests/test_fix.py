@@ -199,7 +199,7 @@ def test_fix_unsafe_fixes_leaves_the_examples_clean(tmp_path):
     done = _swaplint("check", "--no-cache", "--fix", "--unsafe-fixes", "--show-fixes", ".", cwd=work)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "All checks passed!" in done.stdout
-    assert "Fixed 9 findings." in done.stderr and "2 × SWL006 (pinned-loop)" in done.stderr
+    assert "Fixed 8 findings." in done.stderr and "2 × SWL006 (pinned-loop)" in done.stderr
     after = _texts(work)
     changed = [name for name in after if after[name] != before[name]]
     assert len(changed) == 4
@@ -211,9 +211,9 @@ def test_fix_alone_applies_only_safe_fixes_and_says_what_is_left(tmp_path):
     work = _copy(ROOT / "examples", tmp_path / "ex")
     done = _swaplint("check", "--no-cache", "--fix", ".", cwd=work)
     assert done.returncode == 1
-    assert "Fixed 2 findings." in done.stderr
-    assert "[*] 5 more fixable with `--unsafe-fixes`." in done.stdout
-    assert "WORKERS.append(" in (work / "untracked_worker.py").read_text()
+    assert "Fixed 1 finding." in done.stderr
+    assert "[*] 6 more fixable with `--unsafe-fixes`." in done.stdout
+    assert "WORKERS.append(" in (work / "plain" / "job_worker.py").read_text()
     assert "receive()" in (work / "idle_loop.py").read_text()  # an unsafe fix: not applied
 
 
@@ -223,7 +223,7 @@ def test_diff_writes_nothing_and_applies_cleanly(tmp_path):
     before = _texts(work)
     diff = _swaplint("check", "--no-cache", "--diff", "--unsafe-fixes", ".", cwd=work)
     assert diff.returncode == 1 and diff.stdout.startswith("--- a/")
-    assert "Would fix 9 findings in 4 files." in diff.stderr
+    assert "Would fix 8 findings in 4 files." in diff.stderr
     assert _texts(work) == before
     (tmp_path / "fix.patch").write_text(diff.stdout)
     applied = subprocess.run(
@@ -248,7 +248,7 @@ def test_diff_writes_nothing_and_applies_cleanly(tmp_path):
 def test_fixable_unfixable_and_the_settings(tmp_path):
     work = _copy(ROOT / "examples", tmp_path / "ex")
     done = _swaplint("check", "--no-cache", "--fix", "--unsafe-fixes", "--unfixable", "SWL004", ".", cwd=work)
-    assert "WORKERS" not in (work / "untracked_worker.py").read_text()
+    assert "WORKERS" not in (work / "plain" / "job_worker.py").read_text()
     assert "receive(timeout=1)" in (work / "idle_loop.py").read_text()
     assert done.returncode == 1  # the SWL004 findings are left
     other = _copy(ROOT / "examples", tmp_path / "ex2")
@@ -257,7 +257,7 @@ def test_fixable_unfixable_and_the_settings(tmp_path):
     )
     _swaplint("check", "--no-cache", ".", cwd=other)
     assert "receive(timeout=3)" in (other / "idle_loop.py").read_text()
-    assert "WORKERS" not in (other / "untracked_worker.py").read_text()
+    assert "WORKERS" not in (other / "plain" / "job_worker.py").read_text()
     (other / "pyproject.toml").write_text("[tool.swaplint]\nfix = 1\n")
     bad = _swaplint("check", "--no-cache", ".", cwd=other)
     assert bad.returncode == 2 and "'tool.swaplint.fix' must be a boolean" in bad.stderr

@@ -633,11 +633,35 @@ def _on_expiry(stmt: ast.stmt, fn: Function, up: dict[ast.AST, ast.AST]) -> str 
     return "return"
 
 
+def upgrade_on_timeout(model: FileModel, fn: Function) -> tuple[TextEdit, ...] | None:
+    """Runtime: a recursive loop whose ``NAME = receive(...)`` (a statement of its own
+    body) gets a timeout if it has none, and ``if NAME is TIMEOUT: return module.loop(...)``
+    after it: an idle process then moves to the newest version by itself."""
+    ctx = _Ctx.of(model)
+    if ctx is None:
+        return None
+    up = parents(fn.node)
+    for stmt in fn.node.body:
+        call = _call_of(stmt) if isinstance(stmt, ast.Assign) else None
+        name = _call_name(call.func) if call is not None else None
+        if call is not None and name == "receive":
+            return _receive_timeout(ctx, fn, call, stmt, up, ctx.timeout())
+    return None
+
+
+def _call_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else None
+
+
 def _receive_timeout(
     ctx: _Ctx, fn: Function, call: ast.Call, stmt: ast.stmt, up: dict[ast.AST, ast.AST], timeout: str
 ) -> tuple[TextEdit, ...] | None:
-    if call.args or call.keywords or not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
+    given = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "timeout"), None)
+    if (given is None and call.keywords) or not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
         return None
+    forever = given is not None and _is_none(given)  # `timeout=None`: the value is replaced
     target = stmt.targets[0]
     if not isinstance(target, ast.Name) or up.get(stmt) is not fn.node or "<locals>" in fn.qualname or fn.cls:
         return None
@@ -657,14 +681,13 @@ def _receive_timeout(
     nl, indent, unit = source.newline, source.indent(stmt.lineno), source.indent_unit
     at = source.end(call) - 1
     branch = f"{nl}{indent}if {target.id} is {timeout_name}:{nl}{indent}{unit}{reenter}"
-    return merge_inserts(
-        [
-            *imports,
-            *more,
-            TextEdit(at, at, f"timeout={timeout}"),
-            TextEdit(source.end(stmt), source.end(stmt), branch),
-        ]
-    )
+    if given is None:
+        give = [TextEdit(at, at, f"timeout={timeout}")]
+    elif forever:
+        give = [TextEdit(source.start(given), source.end(given), timeout)]
+    else:
+        give = []
+    return merge_inserts([*imports, *more, *give, TextEdit(source.end(stmt), source.end(stmt), branch)])
 
 
 # -- spawns -------------------------------------------------------------------------------------

@@ -15,6 +15,9 @@ one) and keeps no handle to it:
 - a local handle that is only started or configured (`t = Thread(...)`,
   `t.daemon = True`, `t.start()`) and never stored, returned, passed on or joined.
 
+Under the runtime, a process whose loop upgrades itself is not flagged: its
+receive has a timeout, and the `TIMEOUT` branch re-enters through the module.
+
 ## Why is this bad?
 **Under `importlib.reload` (plain Python).** Nobody can join, stop or tell such a
 thread to reload: it runs version-1 code for the life of the process, and a
@@ -51,11 +54,18 @@ workers[-1].start()
 ```
 
 ## Fix
-Safe: the handle is kept in a module-level list (`WORKERS`, created after the
-imports when the module has none): `Thread(...).start()` becomes a named handle
-appended to it and then started, a dropped local handle is appended after it is
-made, and `spawn(...)`/`create_task(...)` are wrapped in `WORKERS.append(...)`.
-Nothing else changes: shutdown and reload code can now find the handles.
+Under `importlib`, safe: the handle is kept in a module-level list (`WORKERS`,
+created after the imports when the module has none): `Thread(...).start()`
+becomes a named handle appended to it and then started, a dropped local handle is
+appended after it is made, and `create_task(...)`/`submit(...)` are wrapped in
+`WORKERS.append(...)`. Nothing else changes: shutdown and reload code can now find
+the handles.
+
+For a process of the runtime, unsafe: a kept pid alone upgrades nothing (someone must still
+send it the upgrade message), so the fix makes the spawned loop upgrade itself:
+its `msg = receive(...)` gets a timeout if it has none, followed by
+`if msg is TIMEOUT: return module.loop(...)`. The loop then wakes every
+`fix-timeout` seconds when idle.
 """
 
 from __future__ import annotations
@@ -64,7 +74,7 @@ import ast
 from collections.abc import Iterator
 
 from swaplint.findings import Applicability, Severity
-from swaplint.model import FileModel
+from swaplint.model import FileModel, Function
 from swaplint.rules import _rewrite
 from swaplint.rules._base import Report, Rule, importlib_model
 
@@ -173,18 +183,61 @@ class UntrackedProcess(Rule):
             "async def main(inbox, stop):\n"
             "    WORKERS.append(asyncio.create_task(consumer(inbox, stop)))\n",
         ),
+        (
+            "import counter\n"
+            "from swaplint.runtime import receive, spawn\n"
+            "\n"
+            "\n"
+            "def start(n):\n"
+            "    for _ in range(n):\n"
+            "        spawn(worker)\n"
+            "\n"
+            "\n"
+            "def worker(jobs=0):\n"
+            "    msg = receive(timeout=5)\n"
+            "    if msg == 'switch_code':\n"
+            "        return counter.worker(jobs)\n"
+            "    return worker(jobs + 1)\n",
+            "import counter\n"
+            "from swaplint.runtime import receive, spawn, TIMEOUT\n"
+            "\n"
+            "\n"
+            "def start(n):\n"
+            "    for _ in range(n):\n"
+            "        spawn(worker)\n"
+            "\n"
+            "\n"
+            "def worker(jobs=0):\n"
+            "    msg = receive(timeout=5)\n"
+            "    if msg is TIMEOUT:\n"
+            "        return counter.worker(jobs)\n"
+            "    if msg == 'switch_code':\n"
+            "        return counter.worker(jobs)\n"
+            "    return worker(jobs + 1)\n",
+        ),
     )
 
     def check(self, model: FileModel) -> Iterator[Report]:
         for spawn in model.spawns:
             target = spawn.target.name
-            fix = _rewrite.make_fix(
-                model,
-                "keep the handle",
-                _keep(spawn.node),
-                _rewrite.keep_handle(model, spawn),
-                Applicability.SAFE,
-            )
+            runtime_process = not importlib_model(model) and _runtime_spawn(spawn.label)
+            if not runtime_process:
+                fix = _rewrite.make_fix(
+                    model,
+                    "keep the handle",
+                    _keep(spawn.node),
+                    _rewrite.keep_handle(model, spawn),
+                    Applicability.SAFE,
+                )
+            elif upgrades_itself(model, spawn.target):
+                continue  # it times out into a qualified call: no message needs to reach it
+            else:
+                fix = _rewrite.make_fix(
+                    model,
+                    "let the loop upgrade itself on a timeout",
+                    f"msg = receive(timeout=10)\nif msg is TIMEOUT:\n    return {model.module}.{target}(...)",
+                    _rewrite.upgrade_on_timeout(model, spawn.target),
+                )
             if importlib_model(model):
                 yield Report(
                     spawn.node,
@@ -202,7 +255,7 @@ class UntrackedProcess(Rule):
                     f"process running loop `{target}` is started by `{spawn.label}` and its handle is dropped",
                     "No upgrade message can reach it: unless it times out into a qualified call it stays "
                     "in old code and is killed at the next purge. Keep the handle where the upgrade "
-                    "path can notify it.",
+                    "path can notify it, or let the loop re-enter through the module on a timeout.",
                     function=spawn.spawner,
                     related=[(spawn.target.node, f"the loop it runs: `{spawn.target.qualname}`")],
                     fix=fix,
@@ -214,3 +267,40 @@ def _keep(call: ast.Call) -> str:
     if isinstance(func, ast.Attribute) and func.attr == "start" and isinstance(func.value, ast.Call):
         return f"handle = {ast.unparse(func.value)}\nWORKERS.append(handle)\nhandle.start()"
     return f"WORKERS.append({ast.unparse(call)})"
+
+
+def upgrades_itself(model: FileModel, fn: Function) -> bool:
+    """Runtime: every wait of ``fn`` has a timeout, and a branch on ``TIMEOUT`` returns a
+    call through a module (``if msg is TIMEOUT: return counter.loop(s)``)."""
+    waits = [w for w in model.waits if w.function is fn]
+    if not waits or any(w.forever for w in waits):
+        return False
+    for node in ast.walk(fn.node):
+        if not isinstance(node, ast.If):
+            continue
+        if not any(_names_timeout(sub) for sub in ast.walk(node.test)):
+            continue
+        for stmt in node.body:
+            value = stmt.value if isinstance(stmt, ast.Return) else None
+            if isinstance(value, ast.Await):
+                value = value.value
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+                root = value.func.value
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(root, ast.Name) and root.id not in ("self", "cls"):
+                    return True
+    return False
+
+
+def _names_timeout(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "TIMEOUT") or (
+        isinstance(node, ast.Attribute) and node.attr == "TIMEOUT"
+    )
+
+
+def _runtime_spawn(label: str) -> bool:
+    """A process of :mod:`swaplint.runtime` (``spawn(...)``, ``rt.spawn(...)``), not a thread
+    or task started in a file that also uses the runtime."""
+    name = label.split("(", 1)[0]
+    return name.rsplit(".", 1)[-1] in ("spawn", "spawn_link", "spawn_monitor", "spawn_fun")
