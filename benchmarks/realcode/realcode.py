@@ -637,6 +637,7 @@ def _verdicts(items: Sequence[dict[str, Any]]) -> dict[str, int]:
 _VERIFY_AGAINST = """\
 import json, sys
 from pathlib import Path
+from swaplint.engine import module_name
 from swaplint.findings import FileResult, Finding
 from swaplint.verify import verify_results
 root, items = Path(sys.argv[1]), json.load(sys.stdin)
@@ -646,7 +647,8 @@ for item in items:
     by_path.setdefault(item["path"], []).append(Finding.from_dict(item))
 out = []
 for path, found in by_path.items():
-    done = verify_results([FileResult(path, found)], {path: (root / path).read_bytes()},
+    result = FileResult(path, found, module=module_name(root / path))
+    done = verify_results([result], {path: (root / path).read_bytes()},
                           disk_paths={path: str(root / path)})
     out += [f.to_dict() for f in done[0].findings]
 print(json.dumps(out))
