@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from swaplint.cli import cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Hypothesis keeps a cache in ./.hypothesis by default: not in the repository.
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="swaplint-hypothesis-")
+atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, ignore_errors=True)
+set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 
 #: A recursive loop with an unqualified re-entry (SWL002 at the def) and no timeout (SWL003).
 FLAGGED = textwrap.dedent(

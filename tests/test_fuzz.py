@@ -23,26 +23,18 @@ here rather than risk taking the test run down.
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import sysconfig
-import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, seed, settings
 from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir
 
 from swaplint.engine import Settings, check_source
 from swaplint.runner import Task, _check_data
 
-# Hypothesis keeps a cache in ./.hypothesis by default: not in the repository.
-_HOME = tempfile.mkdtemp(prefix="swaplint-hypothesis-")
-atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
-set_hypothesis_home_dir(_HOME)
-
+# Hypothesis's cache goes to a temporary folder (tests/conftest.py), not the repository.
 hypothesmith = pytest.importorskip("hypothesmith")
 
 # `ast.parse` warns about odd-but-valid code ("'list' object is not callable"): not a crash.
