@@ -649,7 +649,7 @@ out = []
 for path, found in by_path.items():
     result = FileResult(path, found, module=module_name(root / path))
     done = verify_results([result], {path: (root / path).read_bytes()},
-                          disk_paths={path: str(root / path)})
+                          disk_paths={path: str(root / path)}, extra_roots=[str(root)])
     out += [f.to_dict() for f in done[0].findings]
 print(json.dumps(out))
 """
