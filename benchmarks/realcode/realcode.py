@@ -588,7 +588,7 @@ def fix_project(
         elif site is not None and site.label == "clean":
             tally.fixed_clean += 1
     with tempfile.TemporaryDirectory(prefix="swaplint-fix-") as tmp:
-        copy = Path(tmp) / "tree"
+        copy = Path(tmp) / subtree.name  # the same folder name: the same module names
         shutil.copytree(subtree, copy, symlinks=True)
         cmd = [*command, "check", "--format", "json", "--no-cache", "--exit-zero", "--fix", "--unsafe-fixes"]
         if project.exclude:
