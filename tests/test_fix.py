@@ -6,6 +6,7 @@ file compiles and no fixable finding is left."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -373,3 +374,31 @@ def test_two_fixes_that_would_define_the_same_function_are_applied_one_at_a_time
 
     fixed = fix_text("x = 1\ny = 2\n", lint, FixPolicy())
     assert fixed.text.count("def step") == 1
+
+
+@pytest.mark.slow
+def test_runtime_fixes_stop_the_kills_the_verifier_saw(tmp_path):
+    """The `--verify` fixtures (runtime): a finding the fixes removed was confirmed (or not
+    reproduced) before, and is not reproduced from the fixed code."""
+    from swaplint.engine import check_file
+    from swaplint.verify import verify_results
+
+    original = _copy(ROOT / "tests" / "fixtures" / "verify", tmp_path / "original")
+    work = _copy(ROOT / "tests" / "fixtures" / "verify", tmp_path / "fixed")
+    _swaplint("check", "--no-cache", "--fix", "--unsafe-fixes", ".", cwd=work)
+    seen = []
+    for path in sorted(original.rglob("*.py")):
+        rel = path.relative_to(original).as_posix()
+        result = check_file(path, display_path=rel)
+        left = {(f.code, f.function) for f in check_file(work / rel, display_path=rel).findings}
+        gone = [f for f in result.findings if (f.code, f.function) not in left]
+        if not gone:
+            continue
+        result = dataclasses.replace(result, findings=gone)
+        after = verify_results([result], {rel: (work / rel).read_bytes()}, disk_paths={rel: str(work / rel)})
+        for finding in after[0].findings:
+            assert finding.verification is not None
+            seen.append((rel, finding.code, finding.verification.status.value))
+    codes = {code for _, code, _ in seen}
+    assert {"SWL002", "SWL003", "SWL004", "SWL005"} <= codes, seen
+    assert all(status == "not reproduced" for _, _, status in seen), seen
