@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from swaplint.findings import Applicability, Fix
 from swaplint.model import Cycle, FileModel, Function, LoopSite, ReEntry, Spawn, Via, Wait
@@ -54,7 +55,7 @@ class _Ctx:
     def of(cls, model: FileModel) -> _Ctx | None:
         if model.tree is None or not model.text:
             return None
-        return cls(model, Source(model.text), model.tree)
+        return cls(model, source_of(model.text), model.tree)
 
     def timeout(self) -> str:
         value = self.model.fix_timeout
@@ -915,4 +916,10 @@ def make_fix(
     """A finding's fix: applicable with these edits, or display-only when there are none."""
     if not edits:
         return Fix(title, snippet)
-    return Fix(title, snippet, applicability, Source(model.text).edits(merge_inserts(list(edits))))
+    return Fix(title, snippet, applicability, source_of(model.text).edits(merge_inserts(list(edits))))
+
+
+@lru_cache(maxsize=4)
+def source_of(text: str) -> Source:
+    """One :class:`Source` per file text, shared by the fixes of all its findings."""
+    return Source(text)
