@@ -147,9 +147,9 @@ def test_a_body_with_a_multiline_string_is_moved_without_changing_the_string():
 
 
 def test_loops_outside_what_a_rewrite_can_keep_exact_are_display_only():
-    source = (  # a nested function would lose its closure if its loop body moved to module level
-        "def outer(results):\n    def worker(jobs):\n        while True:\n"
-        "            job = jobs.get(timeout=1)\n            results.append(job)\n    return worker\n"
+    source = (  # two names carried from one iteration to the next: a step can return only one
+        "def worker(jobs, results):\n    a = b = 0\n    while True:\n"
+        "        job = jobs.get(timeout=1)\n        a, b = b, a + job\n        results.append(a)\n"
     )
     findings = check_source(source, "m.py").findings
     assert [f.code for f in findings] == ["SWL006"]

@@ -407,8 +407,8 @@ def extract_step(model: FileModel, site: LoopSite) -> tuple[TextEdit, ...] | Non
     """The body of a ``while``/``for`` loop moved into a module-level function that the
     loop calls by name each iteration (``worker_step(jobs)``).
 
-    Applies to a loop in a module-level function or a method (not a nested function:
-    it would lose its closure), when the body has no ``return``,
+    Applies to a loop in a function or a method (a nested function's step gets the
+    enclosing names it reads as arguments), when the body has no ``return``,
     ``nonlocal``/``global``, zero-argument ``super()``, private (name-mangled)
     attributes or ``locals()``/``vars()``/``eval``/``exec``, and carries at most one
     name from one iteration to the next (then the step returns it, and the loop must
@@ -420,7 +420,7 @@ def extract_step(model: FileModel, site: LoopSite) -> tuple[TextEdit, ...] | Non
     ctx = _Ctx.of(model)
     fn = site.function
     loop = site.node
-    if ctx is None or not isinstance(loop, (*_LOOPS,)) or "<locals>" in fn.qualname:
+    if ctx is None or not isinstance(loop, (*_LOOPS,)):
         return None
     body = loop.body
     source = ctx.source
@@ -448,6 +448,13 @@ def extract_step(model: FileModel, site: LoopSite) -> tuple[TextEdit, ...] | Non
     params = [a.arg for a in ast.walk(fn.node.args) if isinstance(a, ast.arg)]
     body_ids = {id(n) for s in body for n in ast.walk(s)}
     fn_locals = set(params) | set(_names(fn.node.body)[0])
+    # A nested function reads its enclosing functions' names through its closure: the
+    # step, at module level, gets them as arguments (read at each call, as the closure is).
+    enclosing: set[str] = set()
+    outer = fn.parent
+    while outer is not None:
+        enclosing |= outer.local_names | {a.arg for a in ast.walk(outer.node.args) if isinstance(a, ast.arg)}
+        outer = outer.parent
     target_names: list[str] = []
     if isinstance(loop, (ast.For, ast.AsyncFor)):
         target_names = [n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)]
@@ -472,10 +479,17 @@ def extract_step(model: FileModel, site: LoopSite) -> tuple[TextEdit, ...] | Non
     passed = [
         name
         for name in sorted(loads, key=lambda n: (order.get(n, len(order)), loads[n]))
-        if name in fn_locals and (name not in stores or name in carried) and name not in target_names
+        if (name in fn_locals or name in enclosing)
+        and (name not in stores or name in carried)
+        and name not in target_names
     ]
     passed += target_names
+    top = top_level_statement(ctx.tree, fn.node)
+    if top is None:
+        return None
     taken = module_bindings(ctx.tree) | function_names(fn.node)
+    if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        taken |= function_names(top)
     name = fresh(_advice.step_name(fn), taken)
     is_async = fn.is_async
     # A body that yields becomes a generator the loop delegates to; what it returns
@@ -516,9 +530,6 @@ def extract_step(model: FileModel, site: LoopSite) -> tuple[TextEdit, ...] | Non
     if carried and _falls_through(last_body):
         region.append(f"{unit}{result}")
     header = f"{'async ' if is_async else ''}def {name}({', '.join(passed)}):"
-    top = top_level_statement(ctx.tree, fn.node)
-    if top is None:
-        return None
     nl = source.newline
     step = nl.join([header, *region])
     at = source.line_end(top.end_lineno or top.lineno)

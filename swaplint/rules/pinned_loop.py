@@ -75,8 +75,8 @@ each iteration, with the names it reads passed as arguments (`self` too, for a
 method); a body that yields becomes a generator the loop runs with `yield from`. `continue` becomes
 `return`; `break` becomes `return True` and the call `if worker_step(...): break`;
 one name carried from one iteration to the next is passed in and returned.
-Display-only for nested functions, bodies that `return`, yield in an async
-generator, use `global`,
+A nested function's step gets the enclosing names it reads as arguments.
+Display-only for bodies that `return`, yield in an async generator, use `global`,
 `nonlocal`, zero-argument `super()`, private `self.__names` or `locals()`, carry
 more than one name, and under the runtime (where the fix is a qualified call on
 the upgrade path, written by hand).
@@ -202,6 +202,38 @@ class PinnedLoop(Rule):
             "\n"
             "def monitor_listen_step(self):\n"
             "    yield self.parse(self.sock.recv(4096))\n",
+        ),
+        (
+            "import threading\n"
+            "\n"
+            "\n"
+            "def start(jobs, prefix):\n"
+            "    results = []\n"
+            "\n"
+            "    def worker():\n"
+            "        while True:\n"
+            "            job = jobs.get(timeout=1)\n"
+            "            results.append(prefix + job)\n"
+            "\n"
+            "    threading.Thread(target=worker, daemon=True).start()\n"
+            "    return results\n",
+            "import threading\n"
+            "\n"
+            "\n"
+            "def start(jobs, prefix):\n"
+            "    results = []\n"
+            "\n"
+            "    def worker():\n"
+            "        while True:\n"
+            "            start_worker_step(jobs, results, prefix)\n"
+            "\n"
+            "    threading.Thread(target=worker, daemon=True).start()\n"
+            "    return results\n"
+            "\n"
+            "\n"
+            "def start_worker_step(jobs, results, prefix):\n"
+            "    job = jobs.get(timeout=1)\n"
+            "    results.append(prefix + job)\n",
         ),
     )
 
