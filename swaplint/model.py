@@ -336,6 +336,31 @@ _NOTED = _RESOLVED_NOTES | shapes.TIMEOUT_SETTERS | {"put", "put_nowait"}
 _LEAVES = (ast.Constant, ast.Name, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 
 
+def _subclasses(kind: type[ast.AST]) -> set[type[ast.AST]]:
+    out = {kind}
+    for sub in kind.__subclasses__():
+        out |= _subclasses(sub)
+    return out
+
+
+#: The concrete types of :data:`_LEAVES`: ``type(node) in`` a set is cheaper than ``isinstance``.
+_LEAF_TYPES: frozenset[type[ast.AST]] = frozenset().union(*(_subclasses(k) for k in _LEAVES))
+#: Fields that never hold a node the walk enters: names, flags, operators and contexts.
+_NOT_NODES = frozenset(
+    {"id", "attr", "arg", "name", "names", "kind", "conversion", "is_async", "level", "type_comment"}
+    | {"ctx", "op", "ops", "kwd_attrs", "rest"}
+)
+#: Node type -> the fields the generic walk looks into (found once per type).
+_NODE_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _node_fields(kind: type[ast.AST]) -> tuple[str, ...]:
+    fields = _NODE_FIELDS.get(kind)
+    if fields is None:
+        fields = _NODE_FIELDS[kind] = tuple(f for f in kind._fields if f not in _NOT_NODES)
+    return fields
+
+
 @dataclass(frozen=True)
 class _Ctx:
     function: Function | None = None
@@ -382,19 +407,23 @@ class _Collector:
         return found
 
     def _children(self, node: ast.AST, ctx: _Ctx) -> None:
-        for name in node._fields:
+        walk = self.walk
+        leaves = _LEAF_TYPES
+        for name in _node_fields(type(node)):
             value = getattr(node, name, None)
-            if isinstance(value, ast.AST):
-                if not isinstance(value, _LEAVES):
-                    self.walk(value, ctx)
-            elif isinstance(value, list):
+            if type(value) is list:
                 for item in value:
-                    if isinstance(item, ast.AST) and not isinstance(item, _LEAVES):
-                        self.walk(item, ctx)
+                    if type(item) not in leaves and isinstance(item, ast.AST):
+                        walk(item, ctx)
+            elif type(value) not in leaves and isinstance(value, ast.AST):
+                walk(value, ctx)
 
     def _statement(self, node: ast.stmt, ctx: _Ctx) -> None:
         """Walk a statement; its suites get the tail reason :mod:`tailpos` gives them."""
         held = tailpos.suites(node)
+        if not held:  # a simple statement: its fields hold expressions only
+            self._children(node, ctx)
+            return
         suite_ids = {id(suite) for suite, _ in held}
         for name, value in ast.iter_fields(node):
             if isinstance(value, list):
@@ -607,12 +636,13 @@ class _Collector:
                 self.walk(target, ctx)
 
     def _walk_value(self, node: ast.Assign | ast.AnnAssign, ctx: _Ctx) -> None:
-        for child in ast.iter_child_nodes(node):
-            if child is not node.value and child in (node.targets if isinstance(node, ast.Assign) else []):
-                continue
-            if isinstance(node, ast.AnnAssign) and child is node.target:
-                continue
-            self.walk(child, ctx)
+        """The children of an assignment but its targets, in source order."""
+        if isinstance(node, ast.AnnAssign):
+            self.walk(node.annotation, ctx)
+            if node.value is not None:
+                self.walk(node.value, ctx)
+        else:
+            self.walk(node.value, ctx)
 
     visit_AnnAssign = visit_Assign
 
@@ -674,15 +704,25 @@ class _Collector:
             handler=ctx.handler,
         )
         self.calls.append(info)
-        self.call_info[node] = info
+        call_info = self.call_info
+        call_info[node] = info
         if ctx.function is not None and not ctx.in_lambda:
             ctx.function.calls.append(info)
-        for child in ast.iter_child_nodes(node):
-            self.walk(child, ctx)
+        walk = self.walk
+        leaves = _LEAF_TYPES
+        func = node.func
+        if type(func) not in leaves:
+            walk(func, ctx)
+        for arg in node.args:
+            if type(arg) not in leaves:
+                walk(arg, ctx)
+        for keyword in node.keywords:
+            if type(keyword.value) not in leaves:
+                walk(keyword.value, ctx)
         for arg in [*node.args, *(k.value for k in node.keywords)]:
-            inner = arg.value if isinstance(arg, ast.Await) else arg
-            if isinstance(inner, ast.Call) and inner in self.call_info:
-                self.call_info[inner].wrapper = node
+            inner = arg.value if type(arg) is ast.Await else arg
+            if type(inner) is ast.Call and inner in call_info:
+                call_info[inner].wrapper = node
 
 
 # --------------------------------------------------------------------------------------
