@@ -44,7 +44,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -284,6 +283,8 @@ class Cache:
         payload = json.dumps(
             {"format": CACHE_FORMAT, "entries": index.merged()}, separators=(",", ":")
         ).encode()
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=index.file.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -303,6 +304,8 @@ class Cache:
 
 
 def _atomic_write_text(target: Path, text: str) -> None:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -96,7 +96,7 @@ class Configs:
         self.request = request
         self.cwd = cwd
         self.notices = notices
-        self._by_dir: dict[Path, Config] = {}
+        self._by_dir: dict[str, Config] = {}  # directory (absolute, as text) -> its config
         self._by_file: dict[Path, Config] = {}
         self._settings: dict[tuple[int, frozenset[str]], Settings] = {}
         self.default = Config(root=cwd)
@@ -120,11 +120,12 @@ class Configs:
         text = os.path.abspath(path)
         # A Python file is a file: no need to ask the file system (this runs once per file).
         is_file = text.endswith((".py", ".pyi")) or not os.path.isdir(text)
-        directory = Path(os.path.dirname(text) if is_file else text)
-        if directory not in self._by_dir:
+        directory = os.path.dirname(text) if is_file else text
+        config = self._by_dir.get(directory)
+        if config is None:
             found = find_config_file(directory, on_unreadable=self._unreadable)
-            self._by_dir[directory] = self._load(found) if found else self.default
-        return self._by_dir[directory]
+            config = self._by_dir[directory] = self._load(found) if found else self.default
+        return config
 
     def _unreadable(self, path: Path, reason: str) -> None:
         line = f"{path}: skipped, cannot read it: {reason}"
@@ -201,8 +202,9 @@ def run(request: Request, *, cwd: str | os.PathLike[str] | None = None) -> Outco
     tasks: list[Task] = []
     changed = _changed_since(request.diff_base, base) if request.diff_base else None
     for given in paths:
-        config = configs.for_path(base / given)
-        limit = configs.settings_for(base / given).max_file_size or None
+        given_path = os.path.join(base, given)
+        config = configs.for_path(given_path)
+        limit = configs.settings_for(given_path).max_file_size or None
         found = discover(
             [given], configs.excluder(config), force_exclude=request.force_exclude, cwd=base, max_bytes=limit
         )

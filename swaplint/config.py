@@ -18,12 +18,13 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pathspec
+from typing import TYPE_CHECKING, Any
 
 from swaplint.findings import ReloadModel
 from swaplint.verify_common import Scenario, VerifyConfigError, parse_verify_table
+
+if TYPE_CHECKING:
+    import pathspec
 
 #: Files that configure swaplint, in order of precedence within one directory.
 CONFIG_FILENAMES: tuple[str, ...] = (".swaplint.toml", "swaplint.toml", "pyproject.toml")
@@ -78,6 +79,8 @@ _SPEC_CACHE: dict[tuple[str, ...], pathspec.PathSpec[Any]] = {}
 def _compile(patterns: tuple[str, ...]) -> pathspec.PathSpec[Any]:
     spec = _SPEC_CACHE.get(patterns)
     if spec is None:
+        import pathspec  # only when there are patterns to match (~20 ms to import)
+
         spec = _SPEC_CACHE[patterns] = pathspec.GitIgnoreSpec.from_lines(patterns)
     return spec
 

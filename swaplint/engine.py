@@ -23,7 +23,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from swaplint.findings import FileResult, Finding, Related, ReloadModel, RuleError
@@ -116,20 +115,26 @@ def module_name(path: str | os.PathLike[str], src: Iterable[str | os.PathLike[st
 
     With ``src`` roots, the name is the path relative to the first root that holds
     the file. Otherwise walk up the directories that hold an ``__init__.py``.
+    (String operations: this runs once per file, on the warm path too.)
     """
-    file = Path(os.path.abspath(path))
-    stem = file.stem if file.suffix in (".py", ".pyi") else file.name
+    file = os.path.abspath(path)
+    directory, name = os.path.split(file)
+    base, suffix = os.path.splitext(name)
+    stem = base if suffix in (".py", ".pyi") else name
     for root in src:
-        root_path = Path(os.path.abspath(root))
-        try:
-            rel = file.relative_to(root_path)
-        except ValueError:
-            continue
-        parts = list(rel.parent.parts)
+        root_path = os.path.abspath(root)
+        if os.path.normcase(file) == os.path.normcase(root_path):
+            rel_dirs: list[str] = []
+        else:
+            prefix = root_path if root_path.endswith(os.sep) else root_path + os.sep
+            if not os.path.normcase(file).startswith(os.path.normcase(prefix)):
+                continue
+            rel_dirs = file[len(prefix) :].split(os.sep)[:-1]
+        parts = [p for p in rel_dirs if p]
         if stem != "__init__" or not parts:
             parts.append(stem)
         return ".".join(parts)
-    parts = [*_package(str(file.parent)), *([] if stem == "__init__" else [stem])]
+    parts = [*_package(directory), *([] if stem == "__init__" else [stem])]
     return ".".join(parts) or stem
 
 
@@ -146,11 +151,11 @@ def _package(directory: str) -> tuple[str, ...]:
     key = (directory, stamp)
     found = _PACKAGES.get(key)
     if found is None:
-        path = Path(directory)
-        if path.parent == path or not (path / "__init__.py").is_file():
+        parent = os.path.dirname(directory)
+        if parent == directory or not os.path.isfile(os.path.join(directory, "__init__.py")):
             found = ()
         else:
-            found = (*_package(str(path.parent)), path.name)
+            found = (*_package(parent), os.path.basename(directory))
         if len(_PACKAGES) > 4096:
             _PACKAGES.clear()
         _PACKAGES[key] = found

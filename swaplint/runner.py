@@ -28,14 +28,12 @@ wait or spawn at all, and for those one ``ast.parse`` is all the work.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import gc
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +44,12 @@ from swaplint.gitdiff import GitDiffError, changed_files, changed_filter
 from swaplint.stopping import Terminated, die_with_parent, sigterm_raises
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from swaplint.cache import Cache
 
 __all__ = [
+    "MIN_PARALLEL_BYTES",
     "MIN_PARALLEL_FILES",
     "GitDiffError",
     "Progress",
@@ -65,14 +66,16 @@ __all__ = [
 #: ``progress(done, total)``: called from the main process as files complete.
 Progress = Callable[[int, int], None]
 
-#: Below this many files to check (cache hits aside), a pool costs more than it
-#: saves. Measured on 2 cores with the fork start method: a pool starts and stops
-#: in ~7 ms and a screened-out file costs ~3 ms, so over small clean files
-#: (``email`` + ``json``) serial vs 2 jobs is 29 vs 32 ms for 8 files, 48 vs 40 ms
-#: for 16 and 59 vs 51 ms for 32; a file the engine parses costs 50-2,500 ms.
-MIN_PARALLEL_FILES = 8
+#: The pool is used only for enough work: this many files to check (cache hits aside)
+#: *and* this many bytes of them. Below, one process checks them: a pool of two forked
+#: workers costs ~15-25 ms to start, feed and stop (measured on 2 cores, Python 3.11),
+#: what the engine spends on ~100 kB of typical source; 256 kB leaves a margin, so the
+#: pool never makes a small run slower (``benchmarks/bench_check.py`` measures both).
+MIN_PARALLEL_FILES = 4
+MIN_PARALLEL_BYTES = 256 * 1024
 #: With the spawn start method (macOS, Windows) every worker imports swaplint anew.
 MIN_PARALLEL_FILES_SPAWN = 48
+MIN_PARALLEL_BYTES_SPAWN = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,9 @@ def _check_chunk(items: list[_Item]) -> list[_Done]:
 
 
 def _init_worker(parent: int) -> None:
+    # What the worker inherited (imports, the parent's state) lives as long as it:
+    # the collector need never walk it (nor touch its pages, shared with the parent).
+    gc.freeze()
     with contextlib.suppress(Exception):
         # A worker must not die of ^C before the main process decides what to do;
         # the main process kills it. SIGTERM: die (a forked worker inherits the
@@ -185,6 +191,8 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 
 
 def _mp_context() -> Any:
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     # fork: workers inherit the imported engine.
     if "fork" in methods and sys.platform != "darwin":
@@ -192,8 +200,11 @@ def _mp_context() -> Any:
     return multiprocessing.get_context()
 
 
-def _min_parallel(context: Any) -> int:
-    return MIN_PARALLEL_FILES if context.get_start_method() == "fork" else MIN_PARALLEL_FILES_SPAWN
+def _enough_work(context: Any, files: int, size: int) -> bool:
+    """Whether ``files`` files of ``size`` bytes in all pay for a pool of workers."""
+    if context.get_start_method() == "fork":
+        return files >= MIN_PARALLEL_FILES and size >= MIN_PARALLEL_BYTES
+    return files >= MIN_PARALLEL_FILES_SPAWN and size >= MIN_PARALLEL_BYTES_SPAWN
 
 
 def _chunks(items: list[_Item], sizes: dict[int, int], jobs: int) -> list[list[_Item]]:
@@ -228,6 +239,9 @@ def _run_pool(
     context: Any,
     on_done: Callable[[list[_Done]], None],
 ) -> None:
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     chunks = _chunks(items, sizes, jobs)
     pending: dict[Future[list[_Done]], list[_Item]] = {}
     broken: list[_Item] = []
@@ -263,6 +277,9 @@ def _isolate(items: list[_Item], context: Any, on_done: Callable[[list[_Done]], 
     Each file of the chunks that were lost runs in a process of its own; the
     ones whose process dies again get a RuleError.
     """
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     for item in sorted(items, key=lambda it: it[0]):
         index, task, _ = item
         pool = ProcessPoolExecutor(
@@ -354,21 +371,36 @@ def _check_items(
 ) -> None:
     """Check the cache misses: in a pool when there are enough of them, else here."""
     workers = default_jobs() if jobs is None or jobs < 1 else jobs
-    context = _mp_context() if workers > 1 else None
-    if context is not None and len(items) >= _min_parallel(context):
+    if workers > 1 and len(items) >= min(MIN_PARALLEL_FILES, MIN_PARALLEL_FILES_SPAWN):
         for index, task, _ in items:  # sizes for scheduling (the cache knows them already)
             if index not in sizes:
                 with contextlib.suppress(OSError):
                     sizes[index] = os.stat(task.disk_path).st_size
-        _run_pool(items, sizes, min(workers, len(items)), context, on_done)
-    else:
-        for item in items:
-            on_done(_check_chunk([item]))
+        size = sum(sizes.get(index, 0) for index, _, _ in items)
+        # The start method (and so multiprocessing, ~10 ms to import) only when it may matter.
+        if size >= min(MIN_PARALLEL_BYTES, MIN_PARALLEL_BYTES_SPAWN):
+            context = _mp_context()
+            if _enough_work(context, len(items), size):
+                _run_pool(items, sizes, min(workers, len(items)), context, on_done)
+                return
+    for item in items:
+        on_done(_check_chunk([item]))
 
 
 # --------------------------------------------------------------------------------------
 # Progress on a terminal
 # --------------------------------------------------------------------------------------
+
+
+def _may_be_terminal() -> bool:
+    """Whether rich may take stderr for a terminal (it is one, or the environment says
+    so): if not, there is no bar to draw and rich need not be imported."""
+    if os.environ.get("TTY_COMPATIBLE") or os.environ.get("FORCE_COLOR") is not None:
+        return True
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 @contextlib.contextmanager
@@ -392,14 +424,16 @@ def progress_bar(
         yield None
         return
 
+    if console is None:
+        if os.environ.get("CI") or os.environ.get("TERM", "") == "dumb" or not _may_be_terminal():
+            yield None
+            return
+
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as RichProgress
 
     if console is None:
-        if os.environ.get("CI") or os.environ.get("TERM", "") == "dumb":
-            yield None
-            return
         console = Console(stderr=True)
     if not console.is_terminal or console.is_dumb_terminal:
         yield None
