@@ -14,7 +14,6 @@ it. Command-line options override the file: see :func:`resolve_selection`.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +163,8 @@ def find_config_file(
 
 
 def _has_swaplint_table(pyproject: Path, on_unreadable: Callable[[Path, str], None] | None = None) -> bool:
+    import tomllib  # only when there is a pyproject.toml to read
+
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -185,6 +186,8 @@ def _has_swaplint_table(pyproject: Path, on_unreadable: Callable[[Path, str], No
 
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate one configuration file. Raises :class:`ConfigError`."""
+    import tomllib  # only when there is a configuration to read
+
     file = Path(os.path.abspath(path))
     shown = os.fspath(path)
     try:

@@ -17,6 +17,7 @@ import io
 import os
 import re
 import symtable
+import time
 import tokenize
 import warnings
 from collections.abc import Iterable, Iterator
@@ -259,6 +260,19 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+#: Set to a dict to have :func:`check_source` add up the seconds it spends in each
+#: stage ("decode", "screen", "syntax check", "parse", "model", "rules"); for
+#: ``benchmarks/bench_check.py``. None (the default): nothing is recorded.
+stage_times: dict[str, float] | None = None
+
+
+def _lap(stage: str, start: float) -> float:
+    now = time.perf_counter()
+    if stage_times is not None:
+        stage_times[stage] = stage_times.get(stage, 0.0) + (now - start)
+    return now
+
+
 @lru_cache(maxsize=8)
 def _needles(extra: tuple[str, ...]) -> Screen:
     return needles(extra)
@@ -275,6 +289,7 @@ def check_source(
     if module is None:
         module = module_name(path, settings.src)
     result = FileResult(path=path, module=module)
+    start = time.perf_counter()
     if isinstance(source, bytes):
         try:
             source = decode_source(source)
@@ -282,29 +297,40 @@ def check_source(
             if SyntaxErrorRule.code in settings.enabled:
                 result.findings.append(_syntax_finding(path, 1, 1, f"cannot decode file: {_one_line(exc)}"))
             return result
+        start = _lap("decode", start)
     rules = [r() for r in MODEL_RULES if r.code in settings.enabled]
     syntax = SyntaxErrorRule.code in settings.enabled
-    if not rules or not _needles(settings.receive_calls + settings.spawn_calls).search(source):
+    screened_in = bool(rules) and _needles(settings.receive_calls + settings.spawn_calls).search(source)
+    start = _lap("screen", start)
+    if not screened_in:
         # No wait and no spawn anywhere: no rule can fire. Only a syntax error can be
         # found, and a syntax check needs no tree (see :func:`syntax_ok`).
         if syntax and not syntax_ok(source, path):
             tree = parse(source, path)
             if isinstance(tree, Finding):
                 result.findings.append(tree)
+        _lap("syntax check", start)
         return result
     with _no_gc():
-        _check_tree(source, path, settings, module, rules, result)
+        _check_tree(source, path, settings, module, rules, result, start)
     return result
 
 
 def _check_tree(
-    source: str, path: str, settings: Settings, module: str, rules: list[Any], result: FileResult
+    source: str,
+    path: str,
+    settings: Settings,
+    module: str,
+    rules: list[Any],
+    result: FileResult,
+    start: float,
 ) -> None:
     """Parse, model and run the rules into ``result``. The tree and the model are
     dropped when this returns: the caller keeps the garbage collector paused until
     then, so it never walks them (see :func:`_no_gc`)."""
     syntax = SyntaxErrorRule.code in settings.enabled
     tree = parse(source, path)
+    start = _lap("parse", start)
     if isinstance(tree, Finding):
         if syntax:
             result.findings.append(tree)
@@ -324,6 +350,7 @@ def _check_tree(
     except Exception as exc:
         result.errors.append(RuleError("engine", path, f"{type(exc).__name__}: {exc}"))
         return
+    start = _lap("model", start)
 
     lines = source_lines(source)
     whole_file = file_suppressions(source)
@@ -347,6 +374,7 @@ def _check_tree(
             seen.add(key)
             result.findings.append(finding)
     result.findings.sort(key=Finding.sort_key)
+    _lap("rules", start)
 
 
 def _column(lines: list[str], line: int, offset: int) -> int:
