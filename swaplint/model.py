@@ -49,6 +49,8 @@ LoopNode = ast.While | ast.For | ast.AsyncFor
 
 def dotted_name(node: ast.expr) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
+    if type(node) is ast.Name:  # the common case, first
+        return node.id
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -395,8 +397,12 @@ class _Collector:
     def walk(self, node: ast.AST, ctx: _Ctx) -> None:
         visit = self._dispatch.get(type(node))
         if visit is None:
-            visit = self._dispatch[type(node)] = self._visitor(type(node))
+            visit = self._add_visitor(type(node))
         visit(node, ctx)
+
+    def _add_visitor(self, kind: type[ast.AST]) -> Callable[[Any, _Ctx], None]:
+        visit = self._dispatch[kind] = self._visitor(kind)
+        return visit
 
     def _visitor(self, kind: type[ast.AST]) -> Callable[[Any, _Ctx], None]:
         """The method that visits a node type: ``visit_<Type>``, else a generic walk."""
@@ -407,16 +413,20 @@ class _Collector:
         return found
 
     def _children(self, node: ast.AST, ctx: _Ctx) -> None:
-        walk = self.walk
+        # walk() inlined: this runs for most nodes of a file.
+        dispatch = self._dispatch
         leaves = _LEAF_TYPES
         for name in _node_fields(type(node)):
-            value = getattr(node, name, None)
+            value: Any = getattr(node, name, None)
             if type(value) is list:
                 for item in value:
-                    if type(item) not in leaves and isinstance(item, ast.AST):
-                        walk(item, ctx)
-            elif type(value) not in leaves and isinstance(value, ast.AST):
-                walk(value, ctx)
+                    kind = type(item)
+                    if kind not in leaves and isinstance(item, ast.AST):
+                        (dispatch.get(kind) or self._add_visitor(kind))(item, ctx)
+            else:
+                kind = type(value)
+                if kind not in leaves and isinstance(value, ast.AST):
+                    (dispatch.get(kind) or self._add_visitor(kind))(value, ctx)
 
     def _statement(self, node: ast.stmt, ctx: _Ctx) -> None:
         """Walk a statement; its suites get the tail reason :mod:`tailpos` gives them."""
@@ -1611,10 +1621,11 @@ class _Spawns:
         """What a call starts: (target function, label, what), or None."""
         func = call.func
         resolved = self.resolver.resolve(func, caller)
-        text = dotted_name(func) or short(func)
+        dotted = dotted_name(func)
         if resolved in shapes.SPAWN_FUNCTIONS or (
-            self.extra and (resolved in self.extra or text in self.extra)
+            self.extra and (resolved in self.extra or (dotted or short(func)) in self.extra)
         ):
+            text = dotted or short(func)
             shape = shapes.SPAWN_FUNCTIONS.get(resolved or "")
             target = _arg(
                 call, shape.target_keyword if shape else "target", shape.target_position if shape else 0
@@ -1629,6 +1640,7 @@ class _Spawns:
             return self.constructed(func.value, caller, suffix=".start()")
         shape = shapes.SPAWN_METHODS.get(func.attr)
         if shape is not None and resolved is None:
+            text = dotted or short(func)
             if func.attr == "spawn":
                 return self._runtime_spawn(call, text)
             target = _arg(call, shape.target_keyword, shape.target_position)
