@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swaplint.config import (
+    CONFIG_FILENAMES,
     Config,
     ConfigError,
     PatternSet,
@@ -123,8 +124,21 @@ class Configs:
         directory = os.path.dirname(text) if is_file else text
         config = self._by_dir.get(directory)
         if config is None:
-            found = find_config_file(directory, on_unreadable=self._unreadable)
-            config = self._by_dir[directory] = self._load(found) if found else self.default
+            # A directory with no configuration file in it has its parent's configuration:
+            # walk up to one that is known or holds a candidate, and remember the way.
+            pending = [directory]
+            while True:
+                parent = os.path.dirname(pending[-1])
+                if parent == pending[-1] or _holds_config_candidate(pending[-1]):
+                    found = find_config_file(pending[-1], on_unreadable=self._unreadable)
+                    config = self._load(found) if found else self.default
+                    break
+                config = self._by_dir.get(parent)
+                if config is not None:
+                    break
+                pending.append(parent)
+            for seen in pending:
+                self._by_dir[seen] = config
         return config
 
     def _unreadable(self, path: Path, reason: str) -> None:
@@ -172,6 +186,10 @@ class Configs:
         if request.extend_exclude:
             patterns.append(PatternSet(self.cwd, request.extend_exclude))
         return Excluder(patterns=patterns, use_default_excludes=use_defaults)
+
+
+def _holds_config_candidate(directory: str) -> bool:
+    return any(os.path.isfile(os.path.join(directory, name)) for name in CONFIG_FILENAMES)
 
 
 def run(request: Request, *, cwd: str | os.PathLike[str] | None = None) -> Outcome:
