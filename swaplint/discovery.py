@@ -237,6 +237,13 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int | None = None
     a file over ``max_bytes`` raises :class:`FileTooLarge`; anything else
     :class:`OSError`. Never more than ``max_bytes + 1`` bytes are read.
     """
+    return read_regular_file_and_stat(path, max_bytes)[0]
+
+
+def read_regular_file_and_stat(
+    path: str | os.PathLike[str], max_bytes: int | None = None
+) -> tuple[bytes, os.stat_result]:
+    """:func:`read_regular_file`, and the ``fstat`` of the file taken before it was read."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
     try:
@@ -260,7 +267,7 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int | None = None
         data = b"".join(chunks)
         if max_bytes is not None and len(data) > max_bytes:
             raise FileTooLarge(f"file too large (over the limit of {max_bytes} bytes): {os.fspath(path)}")
-        return data
+        return data, info
     finally:
         os.close(fd)
 
