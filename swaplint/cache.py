@@ -18,8 +18,9 @@ inode). An entry is used only if the module and the checksum match, its findings
 well formed, and the file's bytes hash to the entry's hash -- or, without reading
 them, the file's ``stat`` still gives the entry's signature (as git and ruff trust a
 file's ``stat``; the change time and inode cannot be set back by ``touch`` or ``cp
--p``, and a file changed within five seconds of being read gets no signature). Clean files and files with findings are cached alike; a result with
-a rule crash is not cached, so the crash shows again next time.
+-p``, and a file changed within five seconds of being read gets no signature).
+Clean files and files with findings are cached alike; a result with a rule crash is
+not cached, so the crash shows again next time.
 
 One index per run is faster than one file per entry: the warm path over the
 standard library (1,790 files) reads one ~250 kB file instead of opening 1,790
