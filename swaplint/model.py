@@ -375,6 +375,11 @@ class _Ctx:
     handler: str | None = None
 
 
+_Visitor = Callable[["_Collector", Any, _Ctx], None]
+#: Node type -> the :class:`_Collector` function that visits it.
+_VISITORS: dict[type[ast.AST], _Visitor] = {}
+
+
 class _Collector:
     def __init__(self) -> None:
         self.functions: list[Function] = []
@@ -390,26 +395,23 @@ class _Collector:
         self.constructed: dict[str, str] = {}
         #: Local aliases of wait methods: (function, name) -> the bound attribute.
         self.aliases: dict[tuple[Function | None, str], ast.Attribute] = {}
-        #: Node type -> the method that visits it (found once per type, not per node).
-        self._dispatch: dict[type[ast.AST], Callable[[Any, _Ctx], None]] = {}
+        #: Node type -> the function that visits it (found once per type, not per node;
+        #: kept unbound and shared, so the collector is in no reference cycle).
+        self._dispatch = _VISITORS
 
     # -- the walk ------------------------------------------------------------------
     def walk(self, node: ast.AST, ctx: _Ctx) -> None:
         visit = self._dispatch.get(type(node))
         if visit is None:
             visit = self._add_visitor(type(node))
-        visit(node, ctx)
+        visit(self, node, ctx)
 
-    def _add_visitor(self, kind: type[ast.AST]) -> Callable[[Any, _Ctx], None]:
-        visit = self._dispatch[kind] = self._visitor(kind)
-        return visit
-
-    def _visitor(self, kind: type[ast.AST]) -> Callable[[Any, _Ctx], None]:
-        """The method that visits a node type: ``visit_<Type>``, else a generic walk."""
-        fallback: Callable[[Any, _Ctx], None] = (
-            self._statement if issubclass(kind, ast.stmt) else self._children
-        )
-        found: Callable[[Any, _Ctx], None] = getattr(self, "visit_" + kind.__name__, fallback)
+    @staticmethod
+    def _add_visitor(kind: type[ast.AST]) -> _Visitor:
+        """The function that visits a node type: ``visit_<Type>``, else a generic walk."""
+        fallback: _Visitor = _Collector._statement if issubclass(kind, ast.stmt) else _Collector._children
+        found: _Visitor = getattr(_Collector, "visit_" + kind.__name__, fallback)
+        _VISITORS[kind] = found
         return found
 
     def _children(self, node: ast.AST, ctx: _Ctx) -> None:
@@ -422,11 +424,11 @@ class _Collector:
                 for item in value:
                     kind = type(item)
                     if kind not in leaves and isinstance(item, ast.AST):
-                        (dispatch.get(kind) or self._add_visitor(kind))(item, ctx)
+                        (dispatch.get(kind) or self._add_visitor(kind))(self, item, ctx)
             else:
                 kind = type(value)
                 if kind not in leaves and isinstance(value, ast.AST):
-                    (dispatch.get(kind) or self._add_visitor(kind))(value, ctx)
+                    (dispatch.get(kind) or self._add_visitor(kind))(self, value, ctx)
 
     def _statement(self, node: ast.stmt, ctx: _Ctx) -> None:
         """Walk a statement; its suites get the tail reason :mod:`tailpos` gives them."""
@@ -1470,11 +1472,23 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
     or to functions bound in the function are handling done inline, in the frame's
     own version. Besides those calls, only stop checks (``if msg is None: break``).
     """
-    fn = site.function
-    waits = {id(p.wait.node) for p in site.waits if not p.via}
+    assert isinstance(site.node, (ast.While, ast.For, ast.AsyncFor))
+    # The test is a stop check: `while not stop.is_set()`.
+    return _DriverBody(site, resolver).suite_ok(site.node.body)
 
-    def call_ok(call: ast.Call) -> bool:
-        if id(call) in waits:
+
+class _DriverBody:
+    """The checks of :func:`_driver` (a class, not recursive closures: a closure that
+    calls itself is a reference cycle, which would hold the file's model)."""
+
+    def __init__(self, site: LoopSite, resolver: _Resolver) -> None:
+        self.fn = site.function
+        self.resolver = resolver
+        self.waits = {id(p.wait.node) for p in site.waits if not p.via}
+
+    def call_ok(self, call: ast.Call) -> bool:
+        fn, resolver = self.fn, self.resolver
+        if id(call) in self.waits:
             return True
         func = call.func
         if isinstance(func, ast.Name):
@@ -1486,16 +1500,17 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
             root = root.value
         return isinstance(root, ast.Name) and root.id in resolver.bindings and not fn.binds(root.id)
 
-    def expr_ok(expr: ast.expr | None) -> bool:
+    def expr_ok(self, expr: ast.expr | None) -> bool:
         if expr is None:
             return True
         for sub in ast.walk(expr):
-            if isinstance(sub, ast.Call) and not call_ok(sub):
+            if isinstance(sub, ast.Call) and not self.call_ok(sub):
                 return False
             if isinstance(sub, (ast.Lambda, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp)):
                 return False
         return True
 
+    @staticmethod
     def control_only(body: list[ast.stmt]) -> bool:
         """Statements that decide whether to go on, and handle nothing."""
         for stmt in body:
@@ -1505,7 +1520,8 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
                 return False
         return True
 
-    def suite_ok(body: list[ast.stmt]) -> bool:
+    def suite_ok(self, body: list[ast.stmt]) -> bool:
+        expr_ok, control_only, suite_ok = self.expr_ok, self.control_only, self.suite_ok
         for stmt in body:
             if isinstance(stmt, (ast.Pass, ast.Break, ast.Continue)):
                 continue
@@ -1533,9 +1549,6 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
                     continue
             return False
         return True
-
-    assert isinstance(site.node, (ast.While, ast.For, ast.AsyncFor))
-    return suite_ok(site.node.body)  # the test is a stop check: `while not stop.is_set()`
 
 
 def _escapes(fn: Function, resolver: _Resolver, loop_fns: set[Function]) -> bool:
@@ -1870,22 +1883,42 @@ def _local_handle(
 
 
 def _runs_loop(model: FileModel, resolver: _Resolver) -> Callable[[Function], bool]:
-    loop_fns = model.loop_functions()
+    return _RunsLoop(model.loop_functions(), resolver)
 
-    def runs(fn: Function, depth: int = 0) -> bool:
-        if fn in loop_fns:
+
+class _RunsLoop:
+    """Whether a function runs a loop of the file, itself or through helpers (a class,
+    not a recursive closure: a closure that calls itself is a reference cycle)."""
+
+    def __init__(self, loop_fns: set[Function], resolver: _Resolver) -> None:
+        self.loop_fns = loop_fns
+        self.resolver = resolver
+
+    def __call__(self, fn: Function, depth: int = 0) -> bool:
+        if fn in self.loop_fns:
             return True
         if depth >= HELPER_DEPTH:
             return False
         for info in fn.calls:
             if info.in_lambda:
                 continue
-            found = resolver.callee(info.node.func, fn)
-            if found is not None and found[0] is not fn and runs(found[0], depth + 1):
+            found = self.resolver.callee(info.node.func, fn)
+            if found is not None and found[0] is not fn and self(found[0], depth + 1):
                 return True
         return False
 
-    return runs
+
+def release(model: FileModel) -> None:
+    """Break the reference cycles of a model nobody will read again (functions and their
+    parents, children, classes and calls), so that it and its syntax tree are freed at
+    once by reference counting instead of waiting for the garbage collector."""
+    for fn in model.functions:
+        if fn.cls is not None:
+            fn.cls.methods.clear()
+        fn.parent = None
+        fn.cls = None
+        fn.children.clear()
+        fn.calls.clear()
 
 
 def _timeout_handler(caught: str) -> bool:

@@ -260,3 +260,21 @@ def test_parse_and_symbol_table_agree_on_real_files() -> None:
     for path in sorted(root.rglob("*.py")):
         source = path.read_text(encoding="utf-8")
         assert syntax_ok(source, str(path)) == isinstance(ast.parse(source), ast.Module)
+
+
+def test_a_checked_file_leaves_no_garbage_cycles() -> None:
+    """The model's reference cycles are broken after the rules ran (model.release), so a
+    file's tree is freed by reference counting: the collector never walks it. A new
+    cycle in the model (a recursive closure, a back reference) shows up here."""
+    import gc
+
+    source = (Path(engine.__file__).parent / "model.py").read_text(encoding="utf-8") + "\n" + LOOP
+    check_source(source, "loop.py")
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        assert check_source(source, "loop.py").findings
+        assert gc.collect() == 0, {type(o).__name__ for o in gc.garbage}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
