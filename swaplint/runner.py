@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any
 from swaplint.discovery import read_regular_file
 from swaplint.engine import Settings, check_source, module_name
 from swaplint.findings import FileResult, Finding, RuleError
-from swaplint.gitdiff import GitDiffError, changed_files, changed_filter
 from swaplint.stopping import Terminated, die_with_parent, sigterm_raises
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
     from swaplint.cache import Cache
+    from swaplint.gitdiff import GitDiffError, changed_files, changed_filter
 
 __all__ = [
     "MIN_PARALLEL_BYTES",
@@ -62,6 +62,17 @@ __all__ = [
     "progress_bar",
     "sigterm_raises",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``GitDiffError``, ``changed_files`` and ``changed_filter``, re-exported from
+    :mod:`swaplint.gitdiff` when asked for (it imports ``subprocess``)."""
+    if name in ("GitDiffError", "changed_files", "changed_filter"):
+        from swaplint import gitdiff
+
+        return getattr(gitdiff, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: ``progress(done, total)``: called from the main process as files complete.
 Progress = Callable[[int, int], None]
@@ -131,9 +142,12 @@ def _unreadable(task: Task, module: str, exc: OSError) -> FileResult:
 
 
 def _check_task(task: Task, module: str | None) -> tuple[FileResult, str | None]:
-    """Check one file; never raises. Returns the result and the hash of what was checked."""
-    from swaplint.cache import content_hash
+    """Check one file; never raises. Returns the result and the hash of what was checked.
 
+    ``module`` is given when the run has a cache (which keyed the file with it); without
+    one, the module is found here and no hash is made (nor ``hashlib`` imported).
+    """
+    cached = module is not None
     try:
         if module is None:
             module = module_name(task.disk_path, task.settings.src)
@@ -141,7 +155,12 @@ def _check_task(task: Task, module: str | None) -> tuple[FileResult, str | None]
             data = read_regular_file(task.disk_path, task.max_bytes)
         except OSError as exc:
             return _unreadable(task, module, exc), None
-        return _check_data(data, task, module), content_hash(data)
+        result = _check_data(data, task, module)
+        if not cached:
+            return result, None
+        from swaplint.cache import content_hash
+
+        return result, content_hash(data)
     except Exception as exc:
         error = RuleError("engine", task.display_path, f"{type(exc).__name__}: {exc}")
         return FileResult(path=task.display_path, errors=[error], module=module), None
