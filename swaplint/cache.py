@@ -356,9 +356,7 @@ class Cache:
         payload = json.dumps(
             {"format": CACHE_FORMAT, "entries": index.merged()}, separators=(",", ":")
         ).encode()
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=index.file.parent)
+        fd, tmp = _new_temporary(index.file.parent, ".json")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
@@ -376,10 +374,21 @@ class Cache:
                 _atomic_write_text(target, text)
 
 
-def _atomic_write_text(target: Path, text: str) -> None:
-    import tempfile
+def _new_temporary(directory: Path, suffix: str = "") -> tuple[int, str]:
+    """A new file of this process alone in ``directory``, open for writing: what
+    ``tempfile.mkstemp`` does, without importing ``tempfile`` (~10 ms) on every run."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        name = os.path.join(directory, f".tmp-{os.urandom(8).hex()}{suffix}")
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory}")
 
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+
+def _atomic_write_text(target: Path, text: str) -> None:
+    fd, tmp = _new_temporary(target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
