@@ -225,6 +225,13 @@ def swaplint_argv(
     return argv + files
 
 
+def _time_into(row: Row, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+    seconds, rss, problem = measure(argv, cwd, env)
+    row.times.append(seconds)
+    row.rss_kb = max(row.rss_kb, rss)
+    row.note = problem or row.note
+
+
 @contextlib.contextmanager
 def busy_core() -> Iterator[None]:
     """One core kept busy by ``yes > /dev/null`` while the block runs."""
@@ -280,13 +287,34 @@ def main() -> int:
             reps = 1 if args.quick else 3
             note_progress = lambda what: print(f"  {corpus}: {what}", file=sys.stderr, flush=True)  # noqa: E731
 
-            note_progress("ast.parse")
-            row = Row(corpus, "ast.parse", "parse every file, 1 core (the floor)")
-            for _ in range(max(reps, 2)):
+            # The floor and the cold runs take turns, round after round, so that a
+            # machine whose load changes (another test suite...) weighs on each alike.
+            floor = Row(corpus, "ast.parse", "parse every file, 1 core (the floor)")
+            cold: list[tuple[Row, int | None]] = [
+                (Row(corpus, "swaplint", "cold, --jobs 1 (no cache)"), 1),
+                (Row(corpus, "swaplint", f"cold, default ({jobs} jobs) (no cache)"), None),
+            ]
+            busy_rows: list[tuple[Row, int | None]] = [
+                (Row(corpus, "swaplint", "cold, --jobs 1, one core busy (no cache)"), 1),
+                (Row(corpus, "swaplint", f"cold, default ({jobs} jobs), one core busy (no cache)"), None),
+            ]
+            rounds = 3 if not args.quick else 2
+            for round_number in range(rounds):
+                note_progress(f"ast.parse and swaplint cold, round {round_number + 1} of {rounds}")
                 seconds, rss = parse_time("ast", listing)
-                row.times.append(seconds)
-                row.rss_kb = max(row.rss_kb, rss)
-            rows.append(row)
+                floor.times.append(seconds)
+                floor.rss_kb = max(floor.rss_kb, rss)
+                for row, n_jobs in cold:
+                    _time_into(row, swaplint_argv(files, jobs=n_jobs, cache_dir=None), tmp, env)
+            rows.append(floor)
+            rows.extend(row for row, _ in cold)
+            if not args.no_busy:
+                with busy_core():
+                    for round_number in range(2):
+                        note_progress(f"swaplint cold, one core busy, round {round_number + 1} of 2")
+                        for row, n_jobs in busy_rows:
+                            _time_into(row, swaplint_argv(files, jobs=n_jobs, cache_dir=None), tmp, env)
+                rows.extend(row for row, _ in busy_rows)
 
             if args.libcst:
                 row = Row(corpus, "libcst.parse_module", "parse every file, 1 core")
@@ -298,28 +326,6 @@ def main() -> int:
                         seconds, rss = parse_time("libcst", listing)
                         row.times.append(seconds)
                         row.rss_kb = max(row.rss_kb, rss)
-                rows.append(row)
-
-            runs: list[tuple[str, int | None, bool]] = [
-                ("cold, --jobs 1", 1, False),
-                (f"cold, default ({jobs} jobs)", None, False),
-            ]
-            if not args.no_busy:
-                runs += [
-                    ("cold, --jobs 1, one core busy", 1, True),
-                    (f"cold, default ({jobs} jobs), one core busy", None, True),
-                ]
-            for label, n_jobs, busy in runs:
-                note_progress(f"swaplint {label}")
-                row = Row(corpus, "swaplint", f"{label} (no cache)")
-                with busy_core() if busy else contextlib.nullcontext():
-                    for _ in range(2 if big and (n_jobs == 1 or busy) else max(reps, 2)):
-                        seconds, rss, problem = measure(
-                            swaplint_argv(files, jobs=n_jobs, cache_dir=None), tmp, env
-                        )
-                        row.times.append(seconds)
-                        row.rss_kb = max(row.rss_kb, rss)
-                        row.note = problem or row.note
                 rows.append(row)
 
             note_progress("swaplint warm")
