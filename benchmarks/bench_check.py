@@ -1,35 +1,42 @@
 #!/usr/bin/env python3
-"""How fast is ``swaplint check``, next to the parse floor and to its peers?
+"""How fast is ``swaplint check``, next to the parse floor (and to its peers)?
 
-Times, over this machine's CPython standard library and over its ``asyncio`` +
-``concurrent`` + ``multiprocessing`` + ``logging`` subset:
+One table per corpus (this machine's CPython standard library, and its
+``asyncio`` + ``concurrent`` + ``multiprocessing`` + ``logging`` subset):
 
-* ``ast.parse`` of every file, on one core: the floor every ratio refers to;
-* ``libcst.parse_module`` of every file, on one core (the whole stdlib only
-  without ``--quick``: it takes about a minute);
-* swaplint cold (no cache) with one job and with all cores, and warm (every file a
-  cache hit), each as a whole process, start-up included;
-* when installed: fixit with one rule, flake8 with one check, ruff with one rule.
+* ``ast.parse`` of every file, on one core: the floor every ratio refers to,
+  measured in the same run;
+* swaplint cold (no cache) with ``--jobs 1`` and with the default (every core
+  this process may use), on a quiet machine and with one core kept busy by a
+  ``yes > /dev/null`` hog;
+* swaplint warm (every file a cache hit), a pre-commit-like run over 5 files
+  (default text output, no cache) and the start-up (one empty file);
+* the peak resident memory of the largest process of each run;
+* the per-stage split, measured in one process (``swaplint.engine.stage_times``):
+  read, decode, screen, syntax check (files the screen drops), parse, model,
+  rules (files it keeps), and output (rendering every finding as text and JSON);
+* ``libcst.parse_module`` with ``--libcst``, and fixit, flake8 and ruff unless
+  ``--no-peers`` (when installed).
 
-Each figure is the median of several runs (the table says how many), with its
-ratio to the ``ast.parse`` floor and the peak resident memory of the largest
-process of the run (the main one or a worker: ``ru_maxrss`` of the children).
+Each figure is the median of several runs (the table says how many). swaplint
+runs as a whole process through its CLI, start-up included, with its bytecode
+cached as an installed package has it (``PYTHONDONTWRITEBYTECODE`` is cleared
+for those runs, and one run warms the cache first).
 
 The files are copied to a temporary folder first, outside any git work tree, so
-every tool sees exactly the same files (fixit skips files a ``.gitignore`` hides,
-and pyenv's own tree ignores ``versions/``). Run from the repository root::
+every tool sees exactly the same files. Run from the repository root::
 
-    python benchmarks/bench_check.py           # everything: about 10 minutes on 2 cores
-    python benchmarks/bench_check.py --quick   # the subset only, fewer runs: 1-2 minutes
+    python benchmarks/bench_check.py --no-peers    # about 5 minutes on 2 cores
+    python benchmarks/bench_check.py --quick       # the subset only, fewer runs
 
-Tools are looked up next to this Python, then on ``PATH``; ``--fixit``,
-``--flake8`` and ``--ruff`` name them explicitly. This is a script that prints a
-table, not a test.
+``--root DIR`` times another checkout of swaplint (e.g. an older commit, for a
+before/after table). This is a script that prints a table, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -39,11 +46,20 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ("asyncio", "concurrent", "multiprocessing", "logging")
+#: The pre-commit-like run: five files of the subset, by path below the stdlib.
+FIVE = (
+    "asyncio/locks.py",
+    "asyncio/queues.py",
+    "concurrent/futures/thread.py",
+    "logging/config.py",
+    "multiprocessing/pool.py",
+)
 
 # Runs in a child: run a command, report its wall time and the peak RSS of the
 # largest process it started (its children's, waited for, included).
@@ -80,6 +96,40 @@ for name in files:
     except Exception:
         pass
 print(time.perf_counter() - start)
+"""
+
+# Runs in a child: swaplint's stages, in one process, over every listed file.
+STAGES = r"""
+import io, json, os, sys, time
+from pathlib import Path
+listing = sys.argv[1]
+files = open(listing, encoding="utf-8").read().split("\n")
+from swaplint import engine
+from swaplint.output import RunReport, SourceCache, get_formatter
+if not hasattr(engine, "stage_times"):
+    print(json.dumps({}))
+    sys.exit(0)
+engine.stage_times = times = {"read": 0.0}
+settings = engine.Settings()
+results = []
+for name in files:
+    start = time.perf_counter()
+    with open(name, "rb") as handle:
+        data = handle.read()
+    times["read"] += time.perf_counter() - start
+    results.append(engine.check_source(data, name, settings, module="m"))
+findings = sorted((f for r in results for f in r.findings), key=lambda f: f.sort_key())
+sources = SourceCache()
+for name in files:
+    sources.add_file(name, name)
+for fmt in ("text", "json"):
+    report = RunReport(findings=findings, errors=[], files_checked=len(files), missing=[],
+                       sources=sources, root=Path(os.getcwd()), config_root=None, color=False, quiet=False)
+    start = time.perf_counter()
+    get_formatter(fmt)(report, io.StringIO())
+    times[f"output ({fmt})"] = time.perf_counter() - start
+times["findings"] = len(findings)
+print(json.dumps(times))
 """
 
 
@@ -154,48 +204,53 @@ def parse_time(kind: str, listing: Path) -> tuple[float, int]:
     return float(data["stdout"].strip()), data["rss_kb"]
 
 
-def cli_supports_options(python: str) -> bool:
-    probe = subprocess.run(
-        [python, "-m", "swaplint.cli", "check", "--help"], capture_output=True, text=True, cwd=ROOT
+def stage_times(listing: Path, cwd: Path, env: dict[str, str]) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", STAGES, str(listing)], cwd=cwd, env=env, capture_output=True, text=True
     )
-    text = probe.stdout
-    return probe.returncode == 0 and all(o in text for o in ("--jobs", "--no-cache", "--cache-dir"))
-
-
-# The driver, for when the CLI has no --jobs/--no-cache/--cache-dir yet: the same
-# runner the CLI calls, over the listed files, output as JSON to /dev/null.
-DRIVER = r"""
-import json, sys
-sys.path.insert(0, sys.argv[4])
-from swaplint.cache import Cache
-from swaplint.engine import Settings
-from swaplint.runner import Task, check_files
-listing, jobs, cache_dir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-files = open(listing, encoding="utf-8").read().split("\n")
-settings = Settings()
-tasks = [Task(f, f, settings) for f in files]
-cache = Cache(cache_dir) if cache_dir != "-" else None
-results = check_files(tasks, jobs=jobs, cache=cache)
-with open("/dev/null", "w") as out:
-    json.dump([f.to_dict() for r in results for f in r.findings], out)
-"""
+    if out.returncode != 0:
+        print(out.stderr[-2000:], file=sys.stderr)
+        return {}
+    data: dict[str, float] = json.loads(out.stdout)
+    return data
 
 
 def swaplint_argv(
-    use_cli: bool, listing: Path, files: list[str], jobs: int, cache_dir: str | None
+    files: list[str], *, jobs: int | None, cache_dir: str | None, fmt: str = "json"
 ) -> list[str]:
-    if use_cli:
-        argv = [sys.executable, "-m", "swaplint.cli", "check", "--format", "json", "-o", os.devnull]
+    argv = [sys.executable, "-m", "swaplint.cli", "check", "--format", fmt, "-o", os.devnull]
+    if jobs is not None:
         argv += ["--jobs", str(jobs)]
-        argv += ["--no-cache"] if cache_dir is None else ["--cache-dir", cache_dir]
-        return argv + files
-    return [sys.executable, "-c", DRIVER, str(listing), str(jobs), cache_dir or "-", str(ROOT)]
+    argv += ["--no-cache"] if cache_dir is None else ["--cache-dir", cache_dir]
+    return argv + files
+
+
+def _time_into(row: Row, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+    seconds, rss, problem = measure(argv, cwd, env)
+    row.times.append(seconds)
+    row.rss_kb = max(row.rss_kb, rss)
+    row.note = problem or row.note
+
+
+@contextlib.contextmanager
+def busy_core() -> Iterator[None]:
+    """One core kept busy by ``yes > /dev/null`` while the block runs."""
+    with open(os.devnull, "wb") as sink:
+        hog = subprocess.Popen(["yes"], stdout=sink)
+    try:
+        yield
+    finally:
+        hog.kill()
+        hog.wait(timeout=10)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the subset only, fewer runs")
     parser.add_argument("--stdlib", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
+    parser.add_argument("--root", type=Path, default=ROOT, help="the swaplint checkout to time")
+    parser.add_argument("--libcst", action="store_true", help="also time libcst.parse_module")
+    parser.add_argument("--no-busy", action="store_true", help="skip the runs with one core busy")
     parser.add_argument("--fixit")
     parser.add_argument("--flake8")
     parser.add_argument("--ruff")
@@ -203,24 +258,28 @@ def main() -> int:
     args = parser.parse_args()
 
     jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    tools = {
-        name: None if args.no_peers else find_tool(name, getattr(args, name))
-        for name in ("fixit", "flake8", "ruff")
-    }
-    use_cli = cli_supports_options(sys.executable)
-    # This checkout's swaplint, whether or not it is installed.
+    tools = {name: find_tool(name, getattr(args, name)) for name in ("fixit", "flake8", "ruff")}
+    root = args.root.resolve()
+    # That checkout's swaplint, whether or not it is installed; its bytecode cached.
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
     }
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     rows: list[Row] = []
+    stages: dict[str, dict[str, float]] = {}
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
 
     with tempfile.TemporaryDirectory(prefix="swaplint-bench-") as tmp_name:
         tmp = Path(tmp_name)
         every, subset = copy_corpus(args.stdlib, tmp / "stdlib")
+        five = [str(tmp / "stdlib" / name) for name in FIVE]
+        empty = tmp / "empty.py"
+        empty.write_text("", encoding="utf-8")
         corpora = [("subset", subset)] + ([] if args.quick else [("stdlib", every)])
         sizes = {"subset": subset, "stdlib": every}
         megabytes = {k: sum(os.path.getsize(f) for f in v) / 1e6 for k, v in sizes.items()}
+        measure(swaplint_argv([str(empty)], jobs=None, cache_dir=None), tmp, env)  # bytecode
         for corpus, files in corpora:
             listing = tmp / f"{corpus}.txt"
             listing.write_text("\n".join(files), encoding="utf-8")
@@ -228,52 +287,87 @@ def main() -> int:
             reps = 1 if args.quick else 3
             note_progress = lambda what: print(f"  {corpus}: {what}", file=sys.stderr, flush=True)  # noqa: E731
 
-            note_progress("ast.parse")
-            row = Row(corpus, "ast.parse", "parse every file, 1 core (the floor)")
-            for _ in range(max(reps, 2)):
+            # The floor and the cold runs take turns, round after round, so that a
+            # machine whose load changes (another test suite...) weighs on each alike.
+            floor = Row(corpus, "ast.parse", "parse every file, 1 core (the floor)")
+            cold: list[tuple[Row, int | None]] = [
+                (Row(corpus, "swaplint", "cold, --jobs 1 (no cache)"), 1),
+                (Row(corpus, "swaplint", f"cold, default ({jobs} jobs) (no cache)"), None),
+            ]
+            busy_rows: list[tuple[Row, int | None]] = [
+                (Row(corpus, "swaplint", "cold, --jobs 1, one core busy (no cache)"), 1),
+                (Row(corpus, "swaplint", f"cold, default ({jobs} jobs), one core busy (no cache)"), None),
+            ]
+            rounds = 3 if not args.quick else 2
+            for round_number in range(rounds):
+                note_progress(f"ast.parse and swaplint cold, round {round_number + 1} of {rounds}")
                 seconds, rss = parse_time("ast", listing)
-                row.times.append(seconds)
-                row.rss_kb = max(row.rss_kb, rss)
-            rows.append(row)
+                floor.times.append(seconds)
+                floor.rss_kb = max(floor.rss_kb, rss)
+                for row, n_jobs in cold:
+                    _time_into(row, swaplint_argv(files, jobs=n_jobs, cache_dir=None), tmp, env)
+            rows.append(floor)
+            rows.extend(row for row, _ in cold)
+            if not args.no_busy:
+                with busy_core():
+                    for round_number in range(2):
+                        note_progress(f"swaplint cold, one core busy, round {round_number + 1} of 2")
+                        for row, n_jobs in busy_rows:
+                            _time_into(row, swaplint_argv(files, jobs=n_jobs, cache_dir=None), tmp, env)
+                rows.extend(row for row, _ in busy_rows)
 
-            row = Row(corpus, "libcst.parse_module", "parse every file, 1 core")
-            if importlib.util.find_spec("libcst") is None:
-                row.note = "libcst is not installed (swaplint no longer needs it)"
-            elif big and args.quick:
-                row.note = "not run with --quick"
-            else:
-                note_progress("libcst.parse_module")
-                for _ in range(1 if big else reps):
-                    seconds, rss = parse_time("libcst", listing)
-                    row.times.append(seconds)
-                    row.rss_kb = max(row.rss_kb, rss)
-            rows.append(row)
-
-            how = "CLI" if use_cli else "runner driver"
-            for label, n_jobs in (("cold, 1 job", 1), (f"cold, {jobs} jobs", jobs)):
-                note_progress(f"swaplint {label}")
-                row = Row(corpus, "swaplint", f"{label} (no cache), {how}")
-                for _ in range(2 if big and n_jobs == 1 else max(reps, 2)):
-                    argv = swaplint_argv(use_cli, listing, files, n_jobs, None)
-                    seconds, rss, problem = measure(argv, tmp, env)
-                    row.times.append(seconds)
-                    row.rss_kb = max(row.rss_kb, rss)
-                    row.note = problem or row.note
+            if args.libcst:
+                row = Row(corpus, "libcst.parse_module", "parse every file, 1 core")
+                if importlib.util.find_spec("libcst") is None:
+                    row.note = "libcst is not installed (swaplint does not need it)"
+                else:
+                    note_progress("libcst.parse_module")
+                    for _ in range(1 if big else reps):
+                        seconds, rss = parse_time("libcst", listing)
+                        row.times.append(seconds)
+                        row.rss_kb = max(row.rss_kb, rss)
                 rows.append(row)
 
             note_progress("swaplint warm")
             cache_dir = str(tmp / f"cache-{corpus}")
-            measure(swaplint_argv(use_cli, listing, files, jobs, cache_dir), tmp, env)  # fill it
-            row = Row(corpus, "swaplint", f"warm (every file a cache hit), {how}")
+            measure(swaplint_argv(files, jobs=None, cache_dir=cache_dir), tmp, env)  # fill it
+            row = Row(corpus, "swaplint", "warm (every file a cache hit)")
             for _ in range(5):
                 seconds, rss, problem = measure(
-                    swaplint_argv(use_cli, listing, files, jobs, cache_dir), tmp, env
+                    swaplint_argv(files, jobs=None, cache_dir=cache_dir), tmp, env
                 )
                 row.times.append(seconds)
                 row.rss_kb = max(row.rss_kb, rss)
                 row.note = problem or row.note
             rows.append(row)
 
+            if corpus == "subset":
+                note_progress("swaplint 5 files, start-up")
+                size = sum(os.path.getsize(f) for f in five) / 1000
+                for what, argv in (
+                    (
+                        f"5 files ({size:.0f} kB), pre-commit-like: text output, no cache",
+                        swaplint_argv(five, jobs=None, cache_dir=None, fmt="text"),
+                    ),
+                    (
+                        "start-up: one empty file, no cache",
+                        swaplint_argv([str(empty)], jobs=None, cache_dir=None, fmt="text"),
+                    ),
+                    ("`python -c pass`, for scale", [sys.executable, "-c", "pass"]),
+                ):
+                    row = Row(corpus, "swaplint" if "python" not in what else "python", what)
+                    for _ in range(7):
+                        seconds, rss, problem = measure(argv, tmp, env)
+                        row.times.append(seconds)
+                        row.rss_kb = max(row.rss_kb, rss)
+                        row.note = problem or row.note
+                    rows.append(row)
+
+            note_progress("per-stage split")
+            stages[corpus] = stage_times(listing, tmp, env)
+
+            if args.no_peers:
+                continue
             peers = [
                 (
                     "fixit",
@@ -314,7 +408,7 @@ def main() -> int:
                     ],
                 ),
             ]
-            for name, what, runs, make in peers:
+            for name, what, n_runs, make in peers:
                 exe = tools[name]
                 row = Row(corpus, name, what)
                 if exe is None:
@@ -322,37 +416,42 @@ def main() -> int:
                     rows.append(row)
                     continue
                 note_progress(name)
-                for _ in range(runs):
+                for _ in range(n_runs):
                     seconds, rss, problem = measure(make(exe), tmp)
                     row.times.append(seconds)
                     row.rss_kb = max(row.rss_kb, rss)
                     row.note = problem or row.note
                 rows.append(row)
 
-    print_table(rows, sizes, megabytes, jobs, use_cli)
+    print_table(rows, stages, sizes, megabytes, jobs, root, load)
     return 0
 
 
 def print_table(
-    rows: list[Row], sizes: dict[str, list[str]], megabytes: dict[str, float], jobs: int, use_cli: bool
+    rows: list[Row],
+    stages: dict[str, dict[str, float]],
+    sizes: dict[str, list[str]],
+    megabytes: dict[str, float],
+    jobs: int,
+    root: Path,
+    load: tuple[float, float, float] | None,
 ) -> None:
+    busy = f"; load average {load[0]:.2f} when it started" if load else ""
     print(
-        f"Python {sys.version.split()[0]} on {os.cpu_count()} cores ({jobs} usable); "
-        f"swaplint timed through {'its CLI' if use_cli else 'a driver script calling swaplint.runner.check_files (the CLI has no --jobs/--cache-dir yet)'}."
+        f"Python {sys.version.split()[0]} on {os.cpu_count()} cores ({jobs} usable){busy}; "
+        f"swaplint from {root}, timed through its CLI."
     )
     print()
     floors = {r.corpus: r.median for r in rows if r.tool == "ast.parse"}
-    seen = []
     for corpus in ("subset", "stdlib"):
         if not any(r.corpus == corpus for r in rows):
             continue
-        seen.append(corpus)
         title = (
             "asyncio + concurrent + multiprocessing + logging"
             if corpus == "subset"
             else "whole standard library"
         )
-        print(f"### {title}: {len(sizes[corpus])} files, {megabytes[corpus]:.1f} MB")
+        print(f"**{title}: {len(sizes[corpus])} files, {megabytes[corpus]:.1f} MB**")
         print()
         print("| tool | what | runs | median (s) | × ast.parse | peak RSS (MB) | note |")
         print("|---|---|---:|---:|---:|---:|---|")
@@ -361,10 +460,25 @@ def print_table(
                 continue
             median = r.median
             floor = floors.get(corpus)
-            ratio = f"{median / floor:.1f}×" if median is not None and floor else "—"
-            shown = f"{median:.2f}" if median is not None else "—"
+            ratio = f"{median / floor:.2f}×" if median is not None and floor else "—"
+            shown = (
+                f"{median:.2f}"
+                if median is not None and median >= 0.995
+                else f"{median:.3f}"
+                if median is not None
+                else "—"
+            )
             rss = f"{r.rss_kb / 1024:.0f}" if r.rss_kb else "—"
             print(f"| {r.tool} | {r.what} | {len(r.times)} | {shown} | {ratio} | {rss} | {r.note} |")
+        split = dict(stages.get(corpus) or {})
+        if split:
+            count = int(split.pop("findings", 0))
+            checked = sum(v for k, v in split.items() if not k.startswith("output"))
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in split.items())
+            print()
+            print(
+                f"Per-stage split, one process, seconds: {parts}; {checked:.2f} s to check, {count} findings."
+            )
         print()
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swaplint.config import (
+    CONFIG_FILENAMES,
     Config,
     ConfigError,
     PatternSet,
@@ -120,7 +121,7 @@ class Configs:
         self.request = request
         self.cwd = cwd
         self.notices = notices
-        self._by_dir: dict[Path, Config] = {}
+        self._by_dir: dict[str, Config] = {}  # directory (absolute, as text) -> its config
         self._by_file: dict[Path, Config] = {}
         self._settings: dict[tuple[int, frozenset[str]], Settings] = {}
         self.default = Config(root=cwd)
@@ -144,11 +145,25 @@ class Configs:
         text = os.path.abspath(path)
         # A Python file is a file: no need to ask the file system (this runs once per file).
         is_file = text.endswith((".py", ".pyi")) or not os.path.isdir(text)
-        directory = Path(os.path.dirname(text) if is_file else text)
-        if directory not in self._by_dir:
-            found = find_config_file(directory, on_unreadable=self._unreadable)
-            self._by_dir[directory] = self._load(found) if found else self.default
-        return self._by_dir[directory]
+        directory = os.path.dirname(text) if is_file else text
+        config = self._by_dir.get(directory)
+        if config is None:
+            # A directory with no configuration file in it has its parent's configuration:
+            # walk up to one that is known or holds a candidate, and remember the way.
+            pending = [directory]
+            while True:
+                parent = os.path.dirname(pending[-1])
+                if parent == pending[-1] or _holds_config_candidate(pending[-1]):
+                    found = find_config_file(pending[-1], on_unreadable=self._unreadable)
+                    config = self._load(found) if found else self.default
+                    break
+                config = self._by_dir.get(parent)
+                if config is not None:
+                    break
+                pending.append(parent)
+            for seen in pending:
+                self._by_dir[seen] = config
+        return config
 
     def _unreadable(self, path: Path, reason: str) -> None:
         line = f"{path}: skipped, cannot read it: {reason}"
@@ -219,6 +234,10 @@ class Configs:
         return Excluder(patterns=patterns, use_default_excludes=use_defaults)
 
 
+def _holds_config_candidate(directory: str) -> bool:
+    return any(os.path.isfile(os.path.join(directory, name)) for name in CONFIG_FILENAMES)
+
+
 def run(request: Request, *, cwd: str | os.PathLike[str] | None = None) -> Outcome:
     """Check what ``request`` names. Raises :class:`CheckError` for run-stopping problems."""
     from swaplint.runner import Task
@@ -247,8 +266,9 @@ def run(request: Request, *, cwd: str | os.PathLike[str] | None = None) -> Outco
     tasks: list[Task] = []
     changed = _changed_since(request.diff_base, base) if request.diff_base else None
     for given in paths:
-        config = configs.for_path(base / given)
-        limit = configs.settings_for(base / given).max_file_size or None
+        given_path = os.path.join(base, given)
+        config = configs.for_path(given_path)
+        limit = configs.settings_for(given_path).max_file_size or None
         found = discover(
             [given], configs.excluder(config), force_exclude=request.force_exclude, cwd=base, max_bytes=limit
         )

@@ -19,7 +19,6 @@ import dataclasses
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
@@ -89,6 +88,8 @@ class SwaplintGroup(click.Group):
             code = 1
         except Exception as exc:
             if os.environ.get(DEBUG_ENV):
+                import traceback
+
                 traceback.print_exc()
             _error(f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for a traceback)")
             code = 2

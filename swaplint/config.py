@@ -14,16 +14,16 @@ it. Command-line options override the file: see :func:`resolve_selection`.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pathspec
+from typing import TYPE_CHECKING, Any
 
 from swaplint.findings import ReloadModel
 from swaplint.verify_common import Scenario, VerifyConfigError, parse_verify_table
+
+if TYPE_CHECKING:
+    import pathspec
 
 #: Files that configure swaplint, in order of precedence within one directory.
 CONFIG_FILENAMES: tuple[str, ...] = (".swaplint.toml", "swaplint.toml", "pyproject.toml")
@@ -83,6 +83,8 @@ _SPEC_CACHE: dict[tuple[str, ...], pathspec.PathSpec[Any]] = {}
 def _compile(patterns: tuple[str, ...]) -> pathspec.PathSpec[Any]:
     spec = _SPEC_CACHE.get(patterns)
     if spec is None:
+        import pathspec  # only when there are patterns to match (~20 ms to import)
+
         spec = _SPEC_CACHE[patterns] = pathspec.GitIgnoreSpec.from_lines(patterns)
     return spec
 
@@ -175,6 +177,8 @@ def find_config_file(
 
 
 def _has_swaplint_table(pyproject: Path, on_unreadable: Callable[[Path, str], None] | None = None) -> bool:
+    import tomllib  # only when there is a pyproject.toml to read
+
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -196,6 +200,8 @@ def _has_swaplint_table(pyproject: Path, on_unreadable: Callable[[Path, str], No
 
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate one configuration file. Raises :class:`ConfigError`."""
+    import tomllib  # only when there is a configuration to read
+
     file = Path(os.path.abspath(path))
     shown = os.fspath(path)
     try:

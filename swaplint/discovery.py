@@ -29,11 +29,12 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import pathspec
+from typing import TYPE_CHECKING, Any
 
 from swaplint.config import PatternSet
+
+if TYPE_CHECKING:
+    import pathspec
 
 #: Directory names never walked into (unless a configured ``exclude`` replaces them).
 DEFAULT_EXCLUDES: tuple[str, ...] = (
@@ -78,6 +79,7 @@ class SourceFile:
 
 #: Suffixes of files that are never checked, even when named: (suffix, why).
 SKIPPED_SUFFIXES: tuple[tuple[str, str], ...] = ((".ipynb", "a Jupyter notebook (not checked)"),)
+_SKIPPED = dict(SKIPPED_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,11 @@ class Excluder:
                 except OSError:
                     continue
                 lines += data.decode("utf-8", errors="replace").splitlines()
-            spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+            spec = None
+            if lines:
+                import pathspec  # only when there is a .gitignore to read (~20 ms to import)
+
+                spec = pathspec.GitIgnoreSpec.from_lines(lines)
             self._gitignores[directory] = spec
         return self._gitignores[directory]
 
@@ -231,6 +237,13 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int | None = None
     a file over ``max_bytes`` raises :class:`FileTooLarge`; anything else
     :class:`OSError`. Never more than ``max_bytes + 1`` bytes are read.
     """
+    return read_regular_file_and_stat(path, max_bytes)[0]
+
+
+def read_regular_file_and_stat(
+    path: str | os.PathLike[str], max_bytes: int | None = None
+) -> tuple[bytes, os.stat_result]:
+    """:func:`read_regular_file`, and the ``fstat`` of the file taken before it was read."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
     try:
@@ -254,7 +267,7 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int | None = None
         data = b"".join(chunks)
         if max_bytes is not None and len(data) > max_bytes:
             raise FileTooLarge(f"file too large (over the limit of {max_bytes} bytes): {os.fspath(path)}")
-        return data
+        return data, info
     finally:
         os.close(fd)
 
@@ -310,43 +323,53 @@ def discover(
         if entry not in result.skipped:
             result.skipped.append(entry)
 
-    def add(disk: Path, display: str) -> None:
+    def add(disk: Path | str, display: str, size: int | None = None) -> None:
         key = os.path.normcase(str(disk))
         if key in seen:
             return
         seen.add(key)
         if max_bytes is not None:
-            try:
-                size = os.stat(disk).st_size
-            except OSError:
-                size = 0  # the runner reports it as unreadable
+            if size is None:
+                try:
+                    size = os.stat(disk).st_size
+                except OSError:
+                    size = 0  # the runner reports it as unreadable
             if size > max_bytes:
                 skip(display, f"file too large ({_megabytes(size)}; the limit is {_megabytes(max_bytes)})")
                 return
         result.files.append(SourceFile(str(disk), display))
 
     for given in paths:
-        disk = Path(os.path.normpath(base / given))
-        if not os.path.lexists(disk) or (disk.is_symlink() and not _exists(disk)):
+        text = os.path.normpath(os.path.join(base, given))
+        try:
+            info = os.lstat(text)
+        except (OSError, ValueError):
+            info = None
+        if info is None or (stat.S_ISLNK(info.st_mode) and not _exists(Path(text))):
             result.missing.append(given)
             continue
         try:
-            mode = os.stat(disk).st_mode
+            info = os.stat(text) if stat.S_ISLNK(info.st_mode) else info
         except (OSError, ValueError) as exc:
             skip(given, f"cannot read: {_reason(exc)}")
             continue
+        mode = info.st_mode
         is_dir = stat.S_ISDIR(mode)
-        anchor = base if _is_under(disk, base) else disk.parent
-        if force_exclude and excluder.is_excluded_with_ancestors(disk, is_dir=is_dir, anchor=anchor):
-            continue
+        if force_exclude:
+            disk = Path(text)
+            anchor = base if _is_under(disk, base) else disk.parent
+            if excluder.is_excluded_with_ancestors(disk, is_dir=is_dir, anchor=anchor):
+                continue
         if not is_dir:
+            suffix = os.path.splitext(os.path.basename(text))[1].lower()
             if not stat.S_ISREG(mode):
                 skip(given, f"not a regular file ({_kind(mode)})")
-            elif disk.suffix.lower() in dict(SKIPPED_SUFFIXES):
-                skip(given, dict(SKIPPED_SUFFIXES)[disk.suffix.lower()])
+            elif suffix in _SKIPPED:
+                skip(given, _SKIPPED[suffix])
             else:
-                add(disk, os.path.normpath(given))
+                add(text, os.path.normpath(given), info.st_size)
             continue
+        disk = Path(text)
         walker, boundary = excluder.for_explicit_root(disk, git_root(disk) or disk)
 
         def unreadable(directory: Path, exc: OSError, given: str = given, disk: Path = disk) -> None:

@@ -12,18 +12,22 @@ an SWL999 finding (or a :class:`~swaplint.findings.RuleError` when a rule crashe
 from __future__ import annotations
 
 import ast
+import gc
 import io
 import os
 import re
+import symtable
+import time
 import tokenize
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from typing import Any
 
 from swaplint.findings import FileResult, Finding, Related, ReloadModel, RuleError
-from swaplint.model import FileModel, build_model
+from swaplint.model import FileModel, build_model, release
 from swaplint.rules import ALL_CODES, MODEL_RULES, Report, SyntaxErrorRule, UnusedNoqa
 from swaplint.rules.unused_noqa import unused
 from swaplint.shapes import Screen, needles
@@ -116,20 +120,26 @@ def module_name(path: str | os.PathLike[str], src: Iterable[str | os.PathLike[st
 
     With ``src`` roots, the name is the path relative to the first root that holds
     the file. Otherwise walk up the directories that hold an ``__init__.py``.
+    (String operations: this runs once per file, on the warm path too.)
     """
-    file = Path(os.path.abspath(path))
-    stem = file.stem if file.suffix in (".py", ".pyi") else file.name
+    file = os.path.abspath(path)
+    directory, name = os.path.split(file)
+    base, suffix = os.path.splitext(name)
+    stem = base if suffix in (".py", ".pyi") else name
     for root in src:
-        root_path = Path(os.path.abspath(root))
-        try:
-            rel = file.relative_to(root_path)
-        except ValueError:
-            continue
-        parts = list(rel.parent.parts)
+        root_path = os.path.abspath(root)
+        if os.path.normcase(file) == os.path.normcase(root_path):
+            rel_dirs: list[str] = []
+        else:
+            prefix = root_path if root_path.endswith(os.sep) else root_path + os.sep
+            if not os.path.normcase(file).startswith(os.path.normcase(prefix)):
+                continue
+            rel_dirs = file[len(prefix) :].split(os.sep)[:-1]
+        parts = [p for p in rel_dirs if p]
         if stem != "__init__" or not parts:
             parts.append(stem)
         return ".".join(parts)
-    parts = [*_package(str(file.parent)), *([] if stem == "__init__" else [stem])]
+    parts = [*_package(directory), *([] if stem == "__init__" else [stem])]
     return ".".join(parts) or stem
 
 
@@ -146,11 +156,11 @@ def _package(directory: str) -> tuple[str, ...]:
     key = (directory, stamp)
     found = _PACKAGES.get(key)
     if found is None:
-        path = Path(directory)
-        if path.parent == path or not (path / "__init__.py").is_file():
+        parent = os.path.dirname(directory)
+        if parent == directory or not os.path.isfile(os.path.join(directory, "__init__.py")):
             found = ()
         else:
-            found = (*_package(str(path.parent)), path.name)
+            found = (*_package(parent), os.path.basename(directory))
         if len(_PACKAGES) > 4096:
             _PACKAGES.clear()
         _PACKAGES[key] = found
@@ -202,6 +212,71 @@ def parse(source: str, path: str) -> ast.Module | Finding:
         return _syntax_finding(path, 1, 1, f"cannot parse file: {_one_line(exc)}")
 
 
+def syntax_ok(source: str, path: str) -> bool:
+    """Whether ``source`` certainly parses, found without building a syntax tree.
+
+    CPython's symbol-table pass parses the source with the same parser as
+    :func:`ast.parse` but makes no Python object per node, so it costs about two
+    thirds of a parse. It is stricter (it also rejects ``nonlocal x`` at module
+    level, a name both global and a parameter...), so False only means "ask
+    :func:`parse`", which decides; True means :func:`parse` succeeds.
+
+    Both passes stop at a nesting depth that shrinks with the depth of the Python
+    stack they are called from; the symbol-table pass's limit sits one node above
+    the parse's at equal depth, so it is called a few frames deeper (a margin of
+    about eight nodes) and a file at the very limit is left to :func:`parse`.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escape sequences
+            return _deeper(_DEEPER_FRAMES, source, path)
+    except Exception:  # SyntaxError, ValueError (null bytes), RecursionError, MemoryError
+        return False
+
+
+#: Frames between :func:`syntax_ok` and the symbol-table pass (each takes three nodes off its limit).
+_DEEPER_FRAMES = 3
+
+
+def _deeper(frames: int, source: str, path: str) -> bool:
+    if frames:
+        return _deeper(frames - 1, source, path)
+    symtable.symtable(source, path, "exec")
+    return True
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused while a file's tree lives.
+
+    A syntax tree holds no reference cycles, but it is up to millions of new
+    container objects: the collector would walk each of them several times while
+    they are made and used (a third of the time of a check). Paused, the tree and
+    the model (its cycles broken by :func:`swaplint.model.release`) are freed by
+    reference counting when the check ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+#: Set to a dict to have :func:`check_source` add up the seconds it spends in each
+#: stage ("decode", "screen", "syntax check", "parse", "model", "rules"); for
+#: ``benchmarks/bench_check.py``. None (the default): nothing is recorded.
+stage_times: dict[str, float] | None = None
+
+
+def _lap(stage: str, start: float) -> float:
+    now = time.perf_counter()
+    if stage_times is not None:
+        stage_times[stage] = stage_times.get(stage, 0.0) + (now - start)
+    return now
+
+
 @lru_cache(maxsize=8)
 def _needles(extra: tuple[str, ...]) -> Screen:
     return needles(extra)
@@ -218,6 +293,7 @@ def check_source(
     if module is None:
         module = module_name(path, settings.src)
     result = FileResult(path=path, module=module)
+    start = time.perf_counter()
     if isinstance(source, bytes):
         try:
             source = decode_source(source)
@@ -225,16 +301,47 @@ def check_source(
             if SyntaxErrorRule.code in settings.enabled:
                 result.findings.append(_syntax_finding(path, 1, 1, f"cannot decode file: {_one_line(exc)}"))
             return result
-    tree = parse(source, path)
-    if isinstance(tree, Finding):
-        if SyntaxErrorRule.code in settings.enabled:
-            result.findings.append(tree)
-        return result
+        start = _lap("decode", start)
     rules = [r() for r in MODEL_RULES if r.code in settings.enabled]
+    syntax = SyntaxErrorRule.code in settings.enabled
+    screened_in = bool(rules) and _needles(settings.receive_calls + settings.spawn_calls).search(source)
+    start = _lap("screen", start)
+    if not screened_in:
+        # No wait and no spawn anywhere: no rule can fire. Only a syntax error can be
+        # found, and a syntax check needs no tree (see :func:`syntax_ok`).
+        if syntax and not syntax_ok(source, path):
+            tree = parse(source, path)
+            if isinstance(tree, Finding):
+                result.findings.append(tree)
+        if not result.findings:
+            _unused_suppressions(result, source, set(), settings)
+        _lap("syntax check", start)
+        return result
+    with _no_gc():
+        _check_tree(source, path, settings, module, rules, result, start)
+    return result
+
+
+def _check_tree(
+    source: str,
+    path: str,
+    settings: Settings,
+    module: str,
+    rules: list[Any],
+    result: FileResult,
+    start: float,
+) -> None:
+    """Parse, model and run the rules into ``result``. The tree and the model are
+    dropped when this returns: the caller keeps the garbage collector paused until
+    then, so it never walks them (see :func:`_no_gc`)."""
+    syntax = SyntaxErrorRule.code in settings.enabled
     used: set[tuple[int, str]] = set()  # (line, code) of every suppression that hid a finding
-    if not rules or not _needles(settings.receive_calls + settings.spawn_calls).search(source):
-        _unused_suppressions(result, source, used, settings)
-        return result  # no wait and no spawn anywhere: no rule can fire
+    tree = parse(source, path)
+    start = _lap("parse", start)
+    if isinstance(tree, Finding):
+        if syntax:
+            result.findings.append(tree)
+        return
     try:
         model = build_model(
             tree,
@@ -244,12 +351,13 @@ def check_source(
             spawn_calls=settings.spawn_calls,
         )
     except (RecursionError, MemoryError):
-        if SyntaxErrorRule.code in settings.enabled:
+        if syntax:
             result.findings.append(_syntax_finding(path, 1, 1, f"cannot analyse file: {TOO_DEEP}"))
-        return result
+        return
     except Exception as exc:
         result.errors.append(RuleError("engine", path, f"{type(exc).__name__}: {exc}"))
-        return result
+        return
+    start = _lap("model", start)
 
     model.text, model.tree, model.fix_timeout = source, tree, settings.fix_timeout
     lines = source_lines(source)
@@ -278,7 +386,8 @@ def check_source(
             result.findings.append(finding)
     _unused_suppressions(result, source, used, settings, lines)
     result.findings.sort(key=Finding.sort_key)
-    return result
+    release(model)  # freed now, by reference counting: the collector need not walk it
+    _lap("rules", start)
 
 
 def _unused_suppressions(

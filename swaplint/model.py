@@ -49,6 +49,8 @@ LoopNode = ast.While | ast.For | ast.AsyncFor
 
 def dotted_name(node: ast.expr) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
+    if type(node) is ast.Name:  # the common case, first
+        return node.id
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -340,6 +342,31 @@ _NOTED = _RESOLVED_NOTES | shapes.TIMEOUT_SETTERS | {"put", "put_nowait"}
 _LEAVES = (ast.Constant, ast.Name, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 
 
+def _subclasses(kind: type[ast.AST]) -> set[type[ast.AST]]:
+    out = {kind}
+    for sub in kind.__subclasses__():
+        out |= _subclasses(sub)
+    return out
+
+
+#: The concrete types of :data:`_LEAVES`: ``type(node) in`` a set is cheaper than ``isinstance``.
+_LEAF_TYPES: frozenset[type[ast.AST]] = frozenset().union(*(_subclasses(k) for k in _LEAVES))
+#: Fields that never hold a node the walk enters: names, flags, operators and contexts.
+_NOT_NODES = frozenset(
+    {"id", "attr", "arg", "name", "names", "kind", "conversion", "is_async", "level", "type_comment"}
+    | {"ctx", "op", "ops", "kwd_attrs", "rest"}
+)
+#: Node type -> the fields the generic walk looks into (found once per type).
+_NODE_FIELDS: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _node_fields(kind: type[ast.AST]) -> tuple[str, ...]:
+    fields = _NODE_FIELDS.get(kind)
+    if fields is None:
+        fields = _NODE_FIELDS[kind] = tuple(f for f in kind._fields if f not in _NOT_NODES)
+    return fields
+
+
 @dataclass(frozen=True)
 class _Ctx:
     function: Function | None = None
@@ -350,6 +377,11 @@ class _Ctx:
     timeout_withs: tuple[ast.withitem, ...] = ()
     #: Inside an ``except`` suite: the text of what it catches ("" for a bare except).
     handler: str | None = None
+
+
+_Visitor = Callable[["_Collector", Any, _Ctx], None]
+#: Node type -> the :class:`_Collector` function that visits it.
+_VISITORS: dict[type[ast.AST], _Visitor] = {}
 
 
 class _Collector:
@@ -367,38 +399,47 @@ class _Collector:
         self.constructed: dict[str, str] = {}
         #: Local aliases of wait methods: (function, name) -> the bound attribute.
         self.aliases: dict[tuple[Function | None, str], ast.Attribute] = {}
-        #: Node type -> the method that visits it (found once per type, not per node).
-        self._dispatch: dict[type[ast.AST], Callable[[Any, _Ctx], None]] = {}
+        #: Node type -> the function that visits it (found once per type, not per node;
+        #: kept unbound and shared, so the collector is in no reference cycle).
+        self._dispatch = _VISITORS
 
     # -- the walk ------------------------------------------------------------------
     def walk(self, node: ast.AST, ctx: _Ctx) -> None:
         visit = self._dispatch.get(type(node))
         if visit is None:
-            visit = self._dispatch[type(node)] = self._visitor(type(node))
-        visit(node, ctx)
+            visit = self._add_visitor(type(node))
+        visit(self, node, ctx)
 
-    def _visitor(self, kind: type[ast.AST]) -> Callable[[Any, _Ctx], None]:
-        """The method that visits a node type: ``visit_<Type>``, else a generic walk."""
-        fallback: Callable[[Any, _Ctx], None] = (
-            self._statement if issubclass(kind, ast.stmt) else self._children
-        )
-        found: Callable[[Any, _Ctx], None] = getattr(self, "visit_" + kind.__name__, fallback)
+    @staticmethod
+    def _add_visitor(kind: type[ast.AST]) -> _Visitor:
+        """The function that visits a node type: ``visit_<Type>``, else a generic walk."""
+        fallback: _Visitor = _Collector._statement if issubclass(kind, ast.stmt) else _Collector._children
+        found: _Visitor = getattr(_Collector, "visit_" + kind.__name__, fallback)
+        _VISITORS[kind] = found
         return found
 
     def _children(self, node: ast.AST, ctx: _Ctx) -> None:
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, ast.AST):
-                if not isinstance(value, _LEAVES):
-                    self.walk(value, ctx)
-            elif isinstance(value, list):
+        # walk() inlined: this runs for most nodes of a file.
+        dispatch = self._dispatch
+        leaves = _LEAF_TYPES
+        for name in _node_fields(type(node)):
+            value: Any = getattr(node, name, None)
+            if type(value) is list:
                 for item in value:
-                    if isinstance(item, ast.AST) and not isinstance(item, _LEAVES):
-                        self.walk(item, ctx)
+                    kind = type(item)
+                    if kind not in leaves and isinstance(item, ast.AST):
+                        (dispatch.get(kind) or self._add_visitor(kind))(self, item, ctx)
+            else:
+                kind = type(value)
+                if kind not in leaves and isinstance(value, ast.AST):
+                    (dispatch.get(kind) or self._add_visitor(kind))(self, value, ctx)
 
     def _statement(self, node: ast.stmt, ctx: _Ctx) -> None:
         """Walk a statement; its suites get the tail reason :mod:`tailpos` gives them."""
         held = tailpos.suites(node)
+        if not held:  # a simple statement: its fields hold expressions only
+            self._children(node, ctx)
+            return
         suite_ids = {id(suite) for suite, _ in held}
         for name, value in ast.iter_fields(node):
             if isinstance(value, list):
@@ -611,12 +652,13 @@ class _Collector:
                 self.walk(target, ctx)
 
     def _walk_value(self, node: ast.Assign | ast.AnnAssign, ctx: _Ctx) -> None:
-        for child in ast.iter_child_nodes(node):
-            if child is not node.value and child in (node.targets if isinstance(node, ast.Assign) else []):
-                continue
-            if isinstance(node, ast.AnnAssign) and child is node.target:
-                continue
-            self.walk(child, ctx)
+        """The children of an assignment but its targets, in source order."""
+        if isinstance(node, ast.AnnAssign):
+            self.walk(node.annotation, ctx)
+            if node.value is not None:
+                self.walk(node.value, ctx)
+        else:
+            self.walk(node.value, ctx)
 
     visit_AnnAssign = visit_Assign
 
@@ -678,15 +720,25 @@ class _Collector:
             handler=ctx.handler,
         )
         self.calls.append(info)
-        self.call_info[node] = info
+        call_info = self.call_info
+        call_info[node] = info
         if ctx.function is not None and not ctx.in_lambda:
             ctx.function.calls.append(info)
-        for child in ast.iter_child_nodes(node):
-            self.walk(child, ctx)
+        walk = self.walk
+        leaves = _LEAF_TYPES
+        func = node.func
+        if type(func) not in leaves:
+            walk(func, ctx)
+        for arg in node.args:
+            if type(arg) not in leaves:
+                walk(arg, ctx)
+        for keyword in node.keywords:
+            if type(keyword.value) not in leaves:
+                walk(keyword.value, ctx)
         for arg in [*node.args, *(k.value for k in node.keywords)]:
-            inner = arg.value if isinstance(arg, ast.Await) else arg
-            if isinstance(inner, ast.Call) and inner in self.call_info:
-                self.call_info[inner].wrapper = node
+            inner = arg.value if type(arg) is ast.Await else arg
+            if type(inner) is ast.Call and inner in call_info:
+                call_info[inner].wrapper = node
 
 
 # --------------------------------------------------------------------------------------
@@ -1424,11 +1476,23 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
     or to functions bound in the function are handling done inline, in the frame's
     own version. Besides those calls, only stop checks (``if msg is None: break``).
     """
-    fn = site.function
-    waits = {id(p.wait.node) for p in site.waits if not p.via}
+    assert isinstance(site.node, (ast.While, ast.For, ast.AsyncFor))
+    # The test is a stop check: `while not stop.is_set()`.
+    return _DriverBody(site, resolver).suite_ok(site.node.body)
 
-    def call_ok(call: ast.Call) -> bool:
-        if id(call) in waits:
+
+class _DriverBody:
+    """The checks of :func:`_driver` (a class, not recursive closures: a closure that
+    calls itself is a reference cycle, which would hold the file's model)."""
+
+    def __init__(self, site: LoopSite, resolver: _Resolver) -> None:
+        self.fn = site.function
+        self.resolver = resolver
+        self.waits = {id(p.wait.node) for p in site.waits if not p.via}
+
+    def call_ok(self, call: ast.Call) -> bool:
+        fn, resolver = self.fn, self.resolver
+        if id(call) in self.waits:
             return True
         func = call.func
         if isinstance(func, ast.Name):
@@ -1440,16 +1504,17 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
             root = root.value
         return isinstance(root, ast.Name) and root.id in resolver.bindings and not fn.binds(root.id)
 
-    def expr_ok(expr: ast.expr | None) -> bool:
+    def expr_ok(self, expr: ast.expr | None) -> bool:
         if expr is None:
             return True
         for sub in ast.walk(expr):
-            if isinstance(sub, ast.Call) and not call_ok(sub):
+            if isinstance(sub, ast.Call) and not self.call_ok(sub):
                 return False
             if isinstance(sub, (ast.Lambda, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp)):
                 return False
         return True
 
+    @staticmethod
     def control_only(body: list[ast.stmt]) -> bool:
         """Statements that decide whether to go on, and handle nothing."""
         for stmt in body:
@@ -1459,7 +1524,8 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
                 return False
         return True
 
-    def suite_ok(body: list[ast.stmt]) -> bool:
+    def suite_ok(self, body: list[ast.stmt]) -> bool:
+        expr_ok, control_only, suite_ok = self.expr_ok, self.control_only, self.suite_ok
         for stmt in body:
             if isinstance(stmt, (ast.Pass, ast.Break, ast.Continue)):
                 continue
@@ -1487,9 +1553,6 @@ def _driver(site: LoopSite, resolver: _Resolver) -> bool:
                     continue
             return False
         return True
-
-    assert isinstance(site.node, (ast.While, ast.For, ast.AsyncFor))
-    return suite_ok(site.node.body)  # the test is a stop check: `while not stop.is_set()`
 
 
 def _escapes(fn: Function, resolver: _Resolver, loop_fns: set[Function]) -> bool:
@@ -1575,10 +1638,11 @@ class _Spawns:
         """What a call starts: (target function, label, what), or None."""
         func = call.func
         resolved = self.resolver.resolve(func, caller)
-        text = dotted_name(func) or short(func)
+        dotted = dotted_name(func)
         if resolved in shapes.SPAWN_FUNCTIONS or (
-            self.extra and (resolved in self.extra or text in self.extra)
+            self.extra and (resolved in self.extra or (dotted or short(func)) in self.extra)
         ):
+            text = dotted or short(func)
             shape = shapes.SPAWN_FUNCTIONS.get(resolved or "")
             target = _arg(
                 call, shape.target_keyword if shape else "target", shape.target_position if shape else 0
@@ -1593,6 +1657,7 @@ class _Spawns:
             return self.constructed(func.value, caller, suffix=".start()")
         shape = shapes.SPAWN_METHODS.get(func.attr)
         if shape is not None and resolved is None:
+            text = dotted or short(func)
             if func.attr == "spawn":
                 return self._runtime_spawn(call, text)
             target = _arg(call, shape.target_keyword, shape.target_position)
@@ -1822,22 +1887,42 @@ def _local_handle(
 
 
 def _runs_loop(model: FileModel, resolver: _Resolver) -> Callable[[Function], bool]:
-    loop_fns = model.loop_functions()
+    return _RunsLoop(model.loop_functions(), resolver)
 
-    def runs(fn: Function, depth: int = 0) -> bool:
-        if fn in loop_fns:
+
+class _RunsLoop:
+    """Whether a function runs a loop of the file, itself or through helpers (a class,
+    not a recursive closure: a closure that calls itself is a reference cycle)."""
+
+    def __init__(self, loop_fns: set[Function], resolver: _Resolver) -> None:
+        self.loop_fns = loop_fns
+        self.resolver = resolver
+
+    def __call__(self, fn: Function, depth: int = 0) -> bool:
+        if fn in self.loop_fns:
             return True
         if depth >= HELPER_DEPTH:
             return False
         for info in fn.calls:
             if info.in_lambda:
                 continue
-            found = resolver.callee(info.node.func, fn)
-            if found is not None and found[0] is not fn and runs(found[0], depth + 1):
+            found = self.resolver.callee(info.node.func, fn)
+            if found is not None and found[0] is not fn and self(found[0], depth + 1):
                 return True
         return False
 
-    return runs
+
+def release(model: FileModel) -> None:
+    """Break the reference cycles of a model nobody will read again (functions and their
+    parents, children, classes and calls), so that it and its syntax tree are freed at
+    once by reference counting instead of waiting for the garbage collector."""
+    for fn in model.functions:
+        if fn.cls is not None:
+            fn.cls.methods.clear()
+        fn.parent = None
+        fn.cls = None
+        fn.children.clear()
+        fn.calls.clear()
 
 
 def _timeout_handler(caught: str) -> bool:

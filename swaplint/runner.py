@@ -28,27 +28,28 @@ wait or spawn at all, and for those one ``ast.parse`` is all the work.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import gc
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from swaplint.discovery import read_regular_file
 from swaplint.engine import Settings, check_source, module_name
 from swaplint.findings import FileResult, Finding, RuleError
-from swaplint.gitdiff import GitDiffError, changed_files, changed_filter
 from swaplint.stopping import Terminated, die_with_parent, sigterm_raises
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from swaplint.cache import Cache
+    from swaplint.gitdiff import GitDiffError, changed_files, changed_filter
 
 __all__ = [
+    "MIN_PARALLEL_BYTES",
     "MIN_PARALLEL_FILES",
     "GitDiffError",
     "Progress",
@@ -62,17 +63,30 @@ __all__ = [
     "sigterm_raises",
 ]
 
+
+def __getattr__(name: str) -> Any:
+    """``GitDiffError``, ``changed_files`` and ``changed_filter``, re-exported from
+    :mod:`swaplint.gitdiff` when asked for (it imports ``subprocess``)."""
+    if name in ("GitDiffError", "changed_files", "changed_filter"):
+        from swaplint import gitdiff
+
+        return getattr(gitdiff, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: ``progress(done, total)``: called from the main process as files complete.
 Progress = Callable[[int, int], None]
 
-#: Below this many files to check (cache hits aside), a pool costs more than it
-#: saves. Measured on 2 cores with the fork start method: a pool starts and stops
-#: in ~7 ms and a screened-out file costs ~3 ms, so over small clean files
-#: (``email`` + ``json``) serial vs 2 jobs is 29 vs 32 ms for 8 files, 48 vs 40 ms
-#: for 16 and 59 vs 51 ms for 32; a file the engine parses costs 50-2,500 ms.
-MIN_PARALLEL_FILES = 8
+#: The pool is used only for enough work: this many files to check (cache hits aside)
+#: *and* this many bytes of them; below, this process checks them. Measured on 2 cores
+#: (Python 3.11, fork; asyncio/logging/... files, medians of 5): serial vs a pool of 2
+#: is 41 vs 65 ms for 79 kB, 56 vs 78 ms for 130 kB, 151 vs 99 ms for 264 kB and
+#: 351 vs 217 ms for 1 MB -- the pool costs ~25-35 ms to start, feed and stop.
+MIN_PARALLEL_FILES = 4
+MIN_PARALLEL_BYTES = 256 * 1024
 #: With the spawn start method (macOS, Windows) every worker imports swaplint anew.
 MIN_PARALLEL_FILES_SPAWN = 48
+MIN_PARALLEL_BYTES_SPAWN = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -128,9 +142,12 @@ def _unreadable(task: Task, module: str, exc: OSError) -> FileResult:
 
 
 def _check_task(task: Task, module: str | None) -> tuple[FileResult, str | None]:
-    """Check one file; never raises. Returns the result and the hash of what was checked."""
-    from swaplint.cache import content_hash
+    """Check one file; never raises. Returns the result and the hash of what was checked.
 
+    ``module`` is given when the run has a cache (which keyed the file with it); without
+    one, the module is found here and no hash is made (nor ``hashlib`` imported).
+    """
+    cached = module is not None
     try:
         if module is None:
             module = module_name(task.disk_path, task.settings.src)
@@ -138,7 +155,12 @@ def _check_task(task: Task, module: str | None) -> tuple[FileResult, str | None]
             data = read_regular_file(task.disk_path, task.max_bytes)
         except OSError as exc:
             return _unreadable(task, module, exc), None
-        return _check_data(data, task, module), content_hash(data)
+        result = _check_data(data, task, module)
+        if not cached:
+            return result, None
+        from swaplint.cache import content_hash
+
+        return result, content_hash(data)
     except Exception as exc:
         error = RuleError("engine", task.display_path, f"{type(exc).__name__}: {exc}")
         return FileResult(path=task.display_path, errors=[error], module=module), None
@@ -157,6 +179,9 @@ def _check_chunk(items: list[_Item]) -> list[_Done]:
 
 
 def _init_worker(parent: int) -> None:
+    # What the worker inherited (imports, the parent's state) lives as long as it:
+    # the collector need never walk it (nor touch its pages, shared with the parent).
+    gc.freeze()
     with contextlib.suppress(Exception):
         # A worker must not die of ^C before the main process decides what to do;
         # the main process kills it. SIGTERM: die (a forked worker inherits the
@@ -185,6 +210,8 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 
 
 def _mp_context() -> Any:
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     # fork: workers inherit the imported engine.
     if "fork" in methods and sys.platform != "darwin":
@@ -192,8 +219,11 @@ def _mp_context() -> Any:
     return multiprocessing.get_context()
 
 
-def _min_parallel(context: Any) -> int:
-    return MIN_PARALLEL_FILES if context.get_start_method() == "fork" else MIN_PARALLEL_FILES_SPAWN
+def _enough_work(context: Any, files: int, size: int) -> bool:
+    """Whether ``files`` files of ``size`` bytes in all pay for a pool of workers."""
+    if context.get_start_method() == "fork":
+        return files >= MIN_PARALLEL_FILES and size >= MIN_PARALLEL_BYTES
+    return files >= MIN_PARALLEL_FILES_SPAWN and size >= MIN_PARALLEL_BYTES_SPAWN
 
 
 def _chunks(items: list[_Item], sizes: dict[int, int], jobs: int) -> list[list[_Item]]:
@@ -228,6 +258,9 @@ def _run_pool(
     context: Any,
     on_done: Callable[[list[_Done]], None],
 ) -> None:
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     chunks = _chunks(items, sizes, jobs)
     pending: dict[Future[list[_Done]], list[_Item]] = {}
     broken: list[_Item] = []
@@ -263,6 +296,9 @@ def _isolate(items: list[_Item], context: Any, on_done: Callable[[list[_Done]], 
     Each file of the chunks that were lost runs in a process of its own; the
     ones whose process dies again get a RuleError.
     """
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     for item in sorted(items, key=lambda it: it[0]):
         index, task, _ = item
         pool = ProcessPoolExecutor(
@@ -354,21 +390,36 @@ def _check_items(
 ) -> None:
     """Check the cache misses: in a pool when there are enough of them, else here."""
     workers = default_jobs() if jobs is None or jobs < 1 else jobs
-    context = _mp_context() if workers > 1 else None
-    if context is not None and len(items) >= _min_parallel(context):
+    if workers > 1 and len(items) >= min(MIN_PARALLEL_FILES, MIN_PARALLEL_FILES_SPAWN):
         for index, task, _ in items:  # sizes for scheduling (the cache knows them already)
             if index not in sizes:
                 with contextlib.suppress(OSError):
                     sizes[index] = os.stat(task.disk_path).st_size
-        _run_pool(items, sizes, min(workers, len(items)), context, on_done)
-    else:
-        for item in items:
-            on_done(_check_chunk([item]))
+        size = sum(sizes.get(index, 0) for index, _, _ in items)
+        # The start method (and so multiprocessing, ~10 ms to import) only when it may matter.
+        if size >= min(MIN_PARALLEL_BYTES, MIN_PARALLEL_BYTES_SPAWN):
+            context = _mp_context()
+            if _enough_work(context, len(items), size):
+                _run_pool(items, sizes, min(workers, len(items)), context, on_done)
+                return
+    for item in items:
+        on_done(_check_chunk([item]))
 
 
 # --------------------------------------------------------------------------------------
 # Progress on a terminal
 # --------------------------------------------------------------------------------------
+
+
+def _may_be_terminal() -> bool:
+    """Whether rich may take stderr for a terminal (it is one, or the environment says
+    so): if not, there is no bar to draw and rich need not be imported."""
+    if os.environ.get("TTY_COMPATIBLE") or os.environ.get("FORCE_COLOR") is not None:
+        return True
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 @contextlib.contextmanager
@@ -392,14 +443,16 @@ def progress_bar(
         yield None
         return
 
+    if console is None:
+        if os.environ.get("CI") or os.environ.get("TERM", "") == "dumb" or not _may_be_terminal():
+            yield None
+            return
+
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as RichProgress
 
     if console is None:
-        if os.environ.get("CI") or os.environ.get("TERM", "") == "dumb":
-            yield None
-            return
         console = Console(stderr=True)
     if not console.is_terminal or console.is_dumb_terminal:
         yield None

@@ -20,9 +20,9 @@ SLOW_FILE = (
     "from swaplint.runtime import receive\n\ndef loop(s=0):\n    msg = receive()\n    return loop(s + msg)\n"
     + "".join(
         f"def f{i}(a, b):\n    x = [a + b * {i} for _ in range(3)]\n    return {{'k': x, 'v': (a, b)}}\n\n"
-        for i in range(1000)
+        for i in range(8000)
     )
-)  # several seconds of libcst work each
+)  # about a second of parsing and modelling each
 
 
 def _children(pid: int) -> list[int]:

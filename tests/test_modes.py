@@ -50,6 +50,7 @@ def test_every_mode_gives_the_same_findings(tmp_path: Path, monkeypatch) -> None
     serial = _flat(check_files(tasks, jobs=1))
     assert any(findings for _, _, findings, _ in serial)
     monkeypatch.setattr(runner, "MIN_PARALLEL_FILES", 1)
+    monkeypatch.setattr(runner, "MIN_PARALLEL_BYTES", 0)
     assert _flat(check_files(tasks, jobs=2)) == serial
 
     cache_dir = tmp_path / "cache"

@@ -37,6 +37,7 @@ def test_default_jobs() -> None:
 
 def test_parallel_equals_serial_and_keeps_order(many, monkeypatch) -> None:
     monkeypatch.setattr(runner, "MIN_PARALLEL_FILES", 1)
+    monkeypatch.setattr(runner, "MIN_PARALLEL_BYTES", 0)
     serial = check_files(many, jobs=1)
     parallel = check_files(many, jobs=2)
     assert _flat(serial) == _flat(parallel)
@@ -47,6 +48,7 @@ def test_parallel_equals_serial_and_keeps_order(many, monkeypatch) -> None:
 
 def test_a_crash_is_a_rule_error(many, monkeypatch) -> None:
     monkeypatch.setattr(runner, "MIN_PARALLEL_FILES", 1)
+    monkeypatch.setattr(runner, "MIN_PARALLEL_BYTES", 0)
     real = runner._check_data
 
     def flaky(data, task, module):
@@ -66,6 +68,7 @@ def test_a_crash_is_a_rule_error(many, monkeypatch) -> None:
 @pytest.mark.skipif(runner._mp_context().get_start_method() != "fork", reason="needs fork")
 def test_a_dying_worker_is_isolated(many, monkeypatch) -> None:
     monkeypatch.setattr(runner, "MIN_PARALLEL_FILES", 1)
+    monkeypatch.setattr(runner, "MIN_PARALLEL_BYTES", 0)
     real = runner._check_data
     parent = os.getpid()
 
@@ -84,6 +87,7 @@ def test_a_dying_worker_is_isolated(many, monkeypatch) -> None:
 
 def test_progress_callback(many, monkeypatch) -> None:
     monkeypatch.setattr(runner, "MIN_PARALLEL_FILES", 1)
+    monkeypatch.setattr(runner, "MIN_PARALLEL_BYTES", 0)
     for jobs in (1, 2):
         calls: list[tuple[int, int]] = []
         check_files(many, jobs=jobs, progress=lambda done, total: calls.append((done, total)))
