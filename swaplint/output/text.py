@@ -19,14 +19,14 @@ lines) or a message are shown escaped (``\\x1b``), never sent to the terminal.
 from __future__ import annotations
 
 from itertools import groupby
-from typing import TextIO
-
-from rich.cells import cell_len
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from swaplint.findings import Finding, Severity
 from swaplint.output import RunReport, escape_controls
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 #: At most this many source lines of a multi-line span are shown.
 MAX_SPAN_LINES = 4
@@ -35,6 +35,8 @@ TAB_WIDTH = 4
 
 def make_console(stream: TextIO, color: bool, *, wrap: bool = False) -> Console:
     """A rich console on ``stream``; findings are never wrapped unless ``wrap`` (docs, tables)."""
+    from rich.console import Console
+
     return Console(
         file=stream,
         force_terminal=color,
@@ -53,6 +55,13 @@ def severity_style(severity: Severity) -> str:
 
 
 def write(report: RunReport, stream: TextIO) -> None:
+    if not report.findings:  # the common case (a clean pre-commit run): no need to load rich
+        if not report.quiet:
+            summary = report.summary()
+            stream.write(f"\x1b[1;32m{summary}\x1b[0m\n" if report.color else f"{summary}\n")
+        return
+    from rich.text import Text
+
     console = make_console(stream, report.color)
     for path, group in groupby(report.findings, key=lambda f: f.path):
         console.print(Text(escape_controls(path), style="bold underline"))
@@ -65,6 +74,8 @@ def write(report: RunReport, stream: TextIO) -> None:
 
 
 def _write_finding(console: Console, finding: Finding, lines: list[str]) -> None:
+    from rich.text import Text
+
     style = severity_style(finding.severity)
     head = Text("  ")
     head.append(f"{finding.line}:{finding.column}", style="cyan")
@@ -88,6 +99,8 @@ def _write_finding(console: Console, finding: Finding, lines: list[str]) -> None
 
 
 def _styled_row(row: tuple[str, str, str], caret_style: str) -> Text:
+    from rich.text import Text
+
     gutter, bar, body = row
     text = Text()
     text.append(gutter, style="blue")
@@ -134,4 +147,6 @@ def _indent(line: str) -> int:
 
 def _cells(line: str, chars: int) -> int:
     """Display width of the first ``chars`` code points of ``line`` (escaped, tabs expanded)."""
+    from rich.cells import cell_len
+
     return cell_len(escape_controls(line[: max(chars, 0)]).expandtabs(TAB_WIDTH))
