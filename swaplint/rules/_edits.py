@@ -35,8 +35,10 @@ class TextEdit:
 class Source:
     """One file's text, with conversions from the parser's positions."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, tree: ast.Module | None = None) -> None:
         self.text = text
+        #: The parsed text, when there is one: string extents and indentation come from it.
+        self.tree = tree
         self.starts = [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
         match = _LINE_BREAK.search(text)
         self.newline = match.group(0) if match else "\n"
@@ -90,7 +92,13 @@ class Source:
 
     @cached_property
     def string_lines(self) -> frozenset[int]:
-        """Lines that begin inside a multi-line string: re-indenting them changes the string."""
+        """Lines that begin inside a multi-line string: re-indenting them changes the string.
+
+        From the tree when there is one (a string constant or f-string spanning lines; an
+        implicit concatenation across lines counts too, whose lines sit inside brackets where
+        indentation is free), else from the tokenizer (ten times slower)."""
+        if self.tree is not None:
+            return strings_within([self.tree])
         inside: set[int] = set()
         try:
             text = _LINE_BREAK.sub("\n", self.text)  # tokenize splits lines on "\n" alone
@@ -104,6 +112,19 @@ class Source:
     @cached_property
     def indent_unit(self) -> str:
         """How this file indents one level (four spaces unless it says otherwise)."""
+        if self.tree is not None:
+            for node in ast.walk(self.tree):
+                body = getattr(node, "body", None)
+                if (
+                    isinstance(node, ast.stmt)
+                    and isinstance(body, list)
+                    and body
+                    and body[0].lineno > node.lineno
+                ):
+                    outer, inner = self.indent(node.lineno), self.indent(body[0].lineno)
+                    if inner.startswith(outer) and len(inner) > len(outer):
+                        return inner[len(outer) :]
+            return "    "
         for number in range(1, len(self.starts) + 1):
             text = self.line(number)
             if text.strip() and not text.lstrip().startswith("#") and text[0] in " \t":
@@ -124,19 +145,35 @@ class Source:
         after = self.text[self.end(stmt) : self.line_end(stmt.end_lineno or stmt.lineno)]
         return not before.strip() and (not after.strip() or after.strip().startswith("#"))
 
-    def reindent(self, first: int, last: int, old: str, new: str) -> list[str]:
-        """Lines ``first``..``last`` with the leading ``old`` indentation replaced by ``new``
-        (lines inside a string and blank lines are kept as they are)."""
+    def reindent(self, nodes: list[ast.stmt], old: str, new: str) -> list[str]:
+        """The lines of ``nodes`` (consecutive statements) with the leading ``old``
+        indentation replaced by ``new`` (lines inside a string and blank lines are kept as
+        they are)."""
+        first, last = nodes[0].lineno, nodes[-1].end_lineno or nodes[-1].lineno
+        inside = strings_within(nodes) if self.tree is not None else self.string_lines
         out: list[str] = []
         for number in range(first, last + 1):
             text = self.line(number)
-            if number in self.string_lines or not text.strip():
+            if number in inside or not text.strip():
                 out.append(text if text.strip() else "")
             elif text.startswith(old):
                 out.append(new + text[len(old) :])
             else:  # a continuation line indented less than the block: keep it
                 out.append(text)
         return out
+
+
+def strings_within(nodes: Iterable[ast.AST]) -> frozenset[int]:
+    """Lines that begin inside a string spanning lines, below ``nodes`` (a string constant
+    or f-string; an implicit concatenation across lines counts too, whose lines sit inside
+    brackets where indentation is free)."""
+    inside: set[int] = set()
+    for root in nodes:
+        for node in ast.walk(root):
+            if isinstance(node, (ast.Constant, ast.JoinedStr)) and (node.end_lineno or 0) > node.lineno:
+                if isinstance(node, ast.JoinedStr) or isinstance(node.value, (str, bytes)):
+                    inside.update(range(node.lineno + 1, (node.end_lineno or node.lineno) + 1))
+    return frozenset(inside)
 
 
 # -- names --------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 from swaplint.findings import Applicability, Fix
 from swaplint.model import Cycle, FileModel, Function, LoopSite, ReEntry, Spawn, Via, Wait
@@ -37,6 +36,7 @@ from swaplint.rules._edits import (
     imported_as,
     module_bindings,
     parents,
+    strings_within,
     suite_of,
     top_level_statement,
 )
@@ -55,7 +55,7 @@ class _Ctx:
     def of(cls, model: FileModel) -> _Ctx | None:
         if model.tree is None or not model.text:
             return None
-        return cls(model, source_of(model.text), model.tree)
+        return cls(model, source_of(model.text, model.tree), model.tree)
 
     def timeout(self) -> str:
         value = self.model.fix_timeout
@@ -320,7 +320,7 @@ def recursion_to_while(model: FileModel, cycle: Cycle) -> tuple[TextEdit, ...] |
             lines.append("continue")  # the last statement of the loop goes round anyway
         replacements.append((stmt, lines))
     first, last = body[0].lineno, body[-1].end_lineno or body[-1].lineno
-    reindented = source.reindent(first, last, "", unit)
+    reindented = source.reindent(body, "", unit)
     shift = {n: (len(unit) if reindented[n - first] != source.line(n) else 0) for n in range(first, last + 1)}
     region = list(reindented)
     for stmt, lines in sorted(replacements, key=lambda r: (r[0].lineno, r[0].col_offset), reverse=True):
@@ -507,7 +507,7 @@ def extract_step(model: FileModel, site: LoopSite) -> tuple[TextEdit, ...] | Non
     else:
         statement = f"{indent}{call}"
     first, last = body[0].lineno, body[-1].end_lineno or body[-1].lineno
-    region = source.reindent(first, last, indent, unit)
+    region = source.reindent(body, indent, unit)
     shift = {
         n: len(unit) - len(indent) if region[n - first] != source.line(n) else 0
         for n in range(first, last + 1)
@@ -621,8 +621,9 @@ def _reindent_text(source: Source, stmt: ast.stmt, text: str, unit: str) -> str:
     nl = source.newline
     lines = text.split(nl)
     out = [lines[0]]
+    inside = strings_within([stmt])
     for offset, line in enumerate(lines[1:], start=1):
-        out.append(line if stmt.lineno + offset in source.string_lines or not line.strip() else unit + line)
+        out.append(line if stmt.lineno + offset in inside or not line.strip() else unit + line)
     return nl.join(out)
 
 
@@ -927,10 +928,23 @@ def make_fix(
     """A finding's fix: applicable with these edits, or display-only when there are none."""
     if not edits:
         return Fix(title, snippet)
-    return Fix(title, snippet, applicability, source_of(model.text).edits(merge_inserts(list(edits))))
+    return Fix(
+        title, snippet, applicability, source_of(model.text, model.tree).edits(merge_inserts(list(edits)))
+    )
 
 
-@lru_cache(maxsize=4)
-def source_of(text: str) -> Source:
-    """One :class:`Source` per file text, shared by the fixes of all its findings."""
-    return Source(text)
+def source_of(text: str, tree: ast.Module | None) -> Source:
+    """One :class:`Source` per file text, shared by the fixes of all its findings (found by
+    the text's identity: hashing a large text for each finding would cost more)."""
+    held = _SOURCES.get(id(text))
+    if held is not None and held[0] is text:
+        return held[1]
+    source = Source(text, tree)
+    if len(_SOURCES) >= 4:
+        _SOURCES.pop(next(iter(_SOURCES)))
+    _SOURCES[id(text)] = (text, source)
+    return source
+
+
+#: id(text) -> (the text, kept alive so that the id stays its own; its Source)
+_SOURCES: dict[int, tuple[str, Source]] = {}
