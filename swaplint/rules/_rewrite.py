@@ -940,8 +940,8 @@ def source_of(text: str, tree: ast.Module | None) -> Source:
     if held is not None and held[0] is text:
         return held[1]
     source = Source(text, tree)
-    if len(_SOURCES) >= 4:
-        _SOURCES.pop(next(iter(_SOURCES)))
+    if _SOURCES:  # one file at a time: an older text (and its tree) is not kept alive
+        _SOURCES.clear()
     _SOURCES[id(text)] = (text, source)
     return source
 
