@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +62,7 @@ class PatternSet:
     base: Path
     patterns: tuple[str, ...]
 
-    @property
+    @cached_property
     def spec(self) -> pathspec.PathSpec[Any]:
         return _compile(self.patterns)
 
@@ -90,14 +91,19 @@ def _compile(patterns: tuple[str, ...]) -> pathspec.PathSpec[Any]:
 
 
 def _relative_posix(path: str | os.PathLike[str], base: Path) -> str | None:
-    """``path`` relative to ``base`` in POSIX form, or ``None`` when it is not under it."""
-    absolute = Path(os.path.abspath(path))
-    try:
-        rel = absolute.relative_to(base)
-    except ValueError:
+    """``path`` relative to ``base`` in POSIX form, or ``None`` when it is not under it.
+
+    String operations (this runs for every file and directory a walk meets): ``base`` is
+    absolute, and both sides are normalised by ``os.path.abspath``."""
+    absolute = os.path.abspath(path)
+    root = os.path.abspath(base)
+    if absolute == root:
         return None
-    text = rel.as_posix()
-    return None if text in ("", ".") else text
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    if not absolute.startswith(prefix):
+        return None
+    text = absolute[len(prefix) :]
+    return text.replace(os.sep, "/") if os.sep != "/" else text
 
 
 @dataclass(frozen=True)
