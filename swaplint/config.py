@@ -66,11 +66,15 @@ class PatternSet:
     def spec(self) -> pathspec.PathSpec[Any]:
         return _compile(self.patterns)
 
+    @cached_property
+    def _prefix(self) -> str:
+        return os.path.join(os.path.abspath(self.base), "")
+
     def matches(self, path: str | os.PathLike[str], *, is_dir: bool = False) -> bool:
         """Whether the path (absolute, or relative to the cwd) matches one of the patterns."""
         if not self.patterns:
             return False
-        rel = _relative_posix(path, self.base)
+        rel = _relative_posix(path, self.base, self._prefix)
         if rel is None:
             return False
         if is_dir:
@@ -90,18 +94,17 @@ def _compile(patterns: tuple[str, ...]) -> pathspec.PathSpec[Any]:
     return spec
 
 
-def _relative_posix(path: str | os.PathLike[str], base: Path) -> str | None:
+def _relative_posix(path: str | os.PathLike[str], base: Path, prefix: str | None = None) -> str | None:
     """``path`` relative to ``base`` in POSIX form, or ``None`` when it is not under it.
 
-    String operations (this runs for every file and directory a walk meets): ``base`` is
-    absolute, and both sides are normalised by ``os.path.abspath``."""
+    String operations (this runs for every file and directory a walk meets): both sides
+    are normalised by ``os.path.abspath``; ``prefix`` is ``base`` so normalised, with a
+    trailing separator, when the caller has it already."""
     absolute = os.path.abspath(path)
-    root = os.path.abspath(base)
-    if absolute == root:
-        return None
-    prefix = root if root.endswith(os.sep) else root + os.sep
-    if not absolute.startswith(prefix):
-        return None
+    if prefix is None:
+        prefix = os.path.join(os.path.abspath(base), "")
+    if not absolute.startswith(prefix) or len(absolute) == len(prefix):
+        return None  # not below the base, or the base itself
     text = absolute[len(prefix) :]
     return text.replace(os.sep, "/") if os.sep != "/" else text
 

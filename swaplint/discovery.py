@@ -113,10 +113,11 @@ class Excluder:
     _gitignores: dict[Path, pathspec.PathSpec[Any] | None] = field(default_factory=dict, repr=False)
     _chains: dict[tuple[str, str], _Chain] = field(default_factory=dict, repr=False)
 
-    def is_excluded(self, path: Path, *, is_dir: bool, boundary: Path) -> bool:
+    def is_excluded(self, path: Path | str, *, is_dir: bool, boundary: Path) -> bool:
         """Whether ``path`` (absolute) itself is excluded; ancestors are not looked at."""
         if is_dir and self.use_default_excludes:
-            if path.name in DEFAULT_EXCLUDES or _is_file(path / "pyvenv.cfg"):
+            text = os.fspath(path)
+            if os.path.basename(text) in DEFAULT_EXCLUDES or _is_file(os.path.join(text, "pyvenv.cfg")):
                 return True
         if any(p.matches(path, is_dir=is_dir) for p in self.patterns):
             return True
@@ -177,7 +178,7 @@ class Excluder:
             self._gitignores[directory] = spec
         return self._gitignores[directory]
 
-    def _gitignored(self, path: Path, is_dir: bool, boundary: Path) -> bool:
+    def _gitignored(self, path: Path | str, is_dir: bool, boundary: Path) -> bool:
         """The nearest ``.gitignore`` with a say on ``path``, from its directory up to
         ``boundary``. Linear in the depth of the tree (a hostile tree may be
         thousands of directories deep): string operations, and each directory's
@@ -276,7 +277,7 @@ def read_regular_file_and_stat(
 MAX_IGNORE_FILE_BYTES = 4 << 20
 
 
-def _is_file(path: Path) -> bool:
+def _is_file(path: Path | str) -> bool:
     """``path.is_file()`` that says False instead of raising (e.g. no permission)."""
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
@@ -376,8 +377,9 @@ def discover(
             shown = os.path.normpath(os.path.join(given, os.path.relpath(directory, disk)))
             skip(shown, f"cannot read directory: {_reason(exc)}")
 
+        prefix = os.path.join(text, "")
         for file in _walk(disk, walker, boundary, unreadable):
-            rel = os.path.relpath(file, disk)
+            rel = file[len(prefix) :] if file.startswith(prefix) else os.path.relpath(file, disk)
             add(file, os.path.normpath(os.path.join(given, rel)))
     return result
 
@@ -402,27 +404,27 @@ def _kind(mode: int) -> str:
 
 def _walk(
     root: Path, excluder: Excluder, boundary: Path, unreadable: Callable[[Path, OSError], None]
-) -> Iterable[Path]:
-    """Files under ``root`` in sorted order, depth first; iterative, so no depth is too deep."""
-    stack: list[tuple[Path, Iterator[os.DirEntry[str]]]] = []
+) -> Iterable[str]:
+    """Files under ``root`` in sorted order, depth first; iterative, so no depth is too deep.
+    Paths are strings (``root`` joined with the entries' names): no ``Path`` per entry."""
+    stack: list[Iterator[os.DirEntry[str]]] = []
 
-    def enter(directory: Path) -> None:
+    def enter(directory: str) -> None:
         try:
             with os.scandir(directory) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
-            unreadable(directory, exc)
+            unreadable(Path(directory), exc)
             return
-        stack.append((directory, iter(entries)))
+        stack.append(iter(entries))
 
-    enter(root)
+    enter(str(root))
     while stack:
-        directory, entries = stack[-1]
-        entry = next(entries, None)
+        entry = next(stack[-1], None)
         if entry is None:
             stack.pop()
             continue
-        path = directory / entry.name
+        path = entry.path
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
             is_file = entry.is_file()
