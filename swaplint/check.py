@@ -199,14 +199,14 @@ class Configs:
 
     def fix_policy(self, path: str | os.PathLike[str]) -> FixPolicy | None:
         """Which fixes to apply to ``path``: None when it is not to be fixed."""
-        from swaplint.config import expand_selectors
-        from swaplint.fixer import FixPolicy
-
         config = self.for_path(path)
         request = self.request
         fix = request.fix if request.fix is not None else bool(config.fix)
         if not (fix or request.diff):
             return None
+        from swaplint.config import expand_selectors
+        from swaplint.fixer import FixPolicy  # only when something is to be fixed
+
         unsafe = request.unsafe_fixes if request.unsafe_fixes is not None else bool(config.unsafe_fixes)
         fixable = request.fixable if request.fixable is not None else config.fixable
         try:
@@ -297,8 +297,6 @@ def run(request: Request, *, cwd: str | os.PathLike[str] | None = None) -> Outco
 
 def _fix(outcome: Outcome, configs: Configs, base: Path) -> None:
     """``--fix`` / ``--diff``: fix each file whose findings have fixes the policy allows."""
-    from swaplint.fixer import fix_text, unified_diff
-
     request = configs.request
     for index, result in enumerate(outcome.results):
         disk = outcome.disk_paths.get(result.path)
@@ -327,6 +325,8 @@ def _fix(outcome: Outcome, configs: Configs, base: Path) -> None:
         except (SyntaxError, UnicodeDecodeError, LookupError):
             continue
         settings = dataclasses.replace(configs.settings_for(target), max_file_size=0)
+
+        from swaplint.fixer import fix_text, unified_diff  # only when a file is to be fixed
 
         fixed = fix_text(
             text, functools.partial(_lint, path=result.path, settings=settings, module=result.module), policy

@@ -390,6 +390,10 @@ def _check_tree(
     _lap("rules", start)
 
 
+#: A comment that may hold a suppression naming a swaplint code (SWL100 only looks at those).
+_SWL_DIRECTIVE = re.compile(r"#[^\r\n]*(?:noqa|swaplint:\s*ignore)[^\r\n]*swl", re.IGNORECASE)
+
+
 def _unused_suppressions(
     result: FileResult,
     source: str,
@@ -398,8 +402,8 @@ def _unused_suppressions(
     lines: list[str] | None = None,
 ) -> None:
     """SWL100: suppression comments that hid nothing (decided after every other rule)."""
-    if UnusedNoqa.code not in settings.enabled or ("noqa" not in source and "swaplint:" not in source):
-        return
+    if UnusedNoqa.code not in settings.enabled or not _SWL_DIRECTIVE.search(source):
+        return  # no directive names a swaplint code: nothing to tokenize (flake8's `# noqa` is common)
     whole_file = file_suppressions(source)
     if whole_file is not None and (not whole_file or UnusedNoqa.code in whole_file):
         return

@@ -12,7 +12,6 @@ reads and writes the files.
 from __future__ import annotations
 
 import ast
-import difflib
 import re
 import warnings
 from collections import Counter
@@ -217,6 +216,8 @@ def _one_by_one(
 
 def unified_diff(old: str, new: str, path: str) -> str:
     """A diff of one file that ``patch -p1`` and ``git apply`` accept."""
+    import difflib  # only for --diff
+
     name = path.replace("\\", "/").lstrip("/")
     if name.startswith("./"):
         name = name[2:]
