@@ -11,9 +11,7 @@ module or a function already binds.
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,9 +33,9 @@ class TextEdit:
 class Source:
     """One file's text, with conversions from the parser's positions."""
 
-    def __init__(self, text: str, tree: ast.Module | None = None) -> None:
+    def __init__(self, text: str, tree: ast.Module) -> None:
         self.text = text
-        #: The parsed text, when there is one: string extents and indentation come from it.
+        #: The parsed text: string extents and indentation come from it.
         self.tree = tree
         self.starts = [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
         match = _LINE_BREAK.search(text)
@@ -92,52 +90,24 @@ class Source:
 
     @cached_property
     def string_lines(self) -> frozenset[int]:
-        """Lines that begin inside a multi-line string: re-indenting them changes the string.
-
-        From the tree when there is one (a string constant or f-string spanning lines; an
-        implicit concatenation across lines counts too, whose lines sit inside brackets where
-        indentation is free), else from the tokenizer (ten times slower)."""
-        if self.tree is not None:
-            return strings_within([self.tree])
-        inside: set[int] = set()
-        try:
-            text = _LINE_BREAK.sub("\n", self.text)  # tokenize splits lines on "\n" alone
-            for token in tokenize.generate_tokens(io.StringIO(text).readline):
-                if token.type == tokenize.STRING or token.type == getattr(tokenize, "FSTRING_MIDDLE", -1):
-                    inside.update(range(token.start[0] + 1, token.end[0] + 1))
-        except (tokenize.TokenError, SyntaxError):
-            pass
-        return frozenset(inside)
+        """Lines that begin inside a multi-line string: re-indenting them changes the string."""
+        return strings_within([self.tree])
 
     @cached_property
     def indent_unit(self) -> str:
-        """How this file indents one level (four spaces unless it says otherwise)."""
-        if self.tree is not None:
-            for node in ast.walk(self.tree):
-                body = getattr(node, "body", None)
-                if (
-                    isinstance(node, ast.stmt)
-                    and isinstance(body, list)
-                    and body
-                    and body[0].lineno > node.lineno
-                ):
-                    outer, inner = self.indent(node.lineno), self.indent(body[0].lineno)
-                    if inner.startswith(outer) and len(inner) > len(outer):
-                        return inner[len(outer) :]
-            return "    "
-        for number in range(1, len(self.starts) + 1):
-            text = self.line(number)
-            if text.strip() and not text.lstrip().startswith("#") and text[0] in " \t":
-                if number in self.string_lines:
-                    continue
-                lead = self.indent(number)
-                return "\t" if lead.startswith("\t") else " " * min(len(lead), 8)
+        """How this file indents one level: as its first indented block (four spaces if none)."""
+        for node in ast.walk(self.tree):
+            body = getattr(node, "body", None)
+            if (
+                isinstance(node, ast.stmt)
+                and isinstance(body, list)
+                and body
+                and body[0].lineno > node.lineno
+            ):
+                outer, inner = self.indent(node.lineno), self.indent(body[0].lineno)
+                if inner.startswith(outer) and len(inner) > len(outer):
+                    return inner[len(outer) :]
         return "    "
-
-    def statement_range(self, stmts: list[ast.stmt]) -> tuple[int, int]:
-        """From the start of the first statement's line to the end of the last one's."""
-        first, last = stmts[0], stmts[-1]
-        return self.starts[first.lineno - 1], self.line_end(last.end_lineno or last.lineno)
 
     def owns_lines(self, stmt: ast.stmt) -> bool:
         """Whether ``stmt`` starts its line and nothing but a comment follows it."""
@@ -150,7 +120,7 @@ class Source:
         indentation replaced by ``new`` (lines inside a string and blank lines are kept as
         they are)."""
         first, last = nodes[0].lineno, nodes[-1].end_lineno or nodes[-1].lineno
-        inside = strings_within(nodes) if self.tree is not None else self.string_lines
+        inside = strings_within(nodes)
         out: list[str] = []
         for number in range(first, last + 1):
             text = self.line(number)

@@ -257,14 +257,14 @@ def make_fix(
     applicability: Applicability = Applicability.UNSAFE,
 ) -> Fix:
     """A finding's fix: applicable with these edits, or display-only when there are none."""
-    if not edits:
+    if not edits or model.tree is None:
         return Fix(title, snippet)
     return Fix(
         title, snippet, applicability, source_of(model.text, model.tree).edits(merge_inserts(list(edits)))
     )
 
 
-def source_of(text: str, tree: ast.Module | None) -> Source:
+def source_of(text: str, tree: ast.Module) -> Source:
     """One :class:`Source` per file text, shared by the fixes of all its findings (found by
     the text's identity: hashing a large text for each finding would cost more)."""
     held = _SOURCES.get(id(text))
