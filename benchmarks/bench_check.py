@@ -225,6 +225,16 @@ def swaplint_argv(
     return argv + files
 
 
+def hook_argv(root: Path) -> list[str]:
+    """The command the pre-commit hook runs (``entry`` in ``.pre-commit-hooks.yaml``),
+    output to a pipe as pre-commit has it."""
+    hooks = (root / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    entry = next(line.split(":", 1)[1] for line in hooks.splitlines() if line.strip().startswith("entry:"))
+    program, *args = entry.split()
+    assert program == "swaplint", entry
+    return [sys.executable, "-m", "swaplint.cli", *args]
+
+
 def _time_into(row: Row, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
     seconds, rss, problem = measure(argv, cwd, env)
     row.times.append(seconds)
@@ -346,8 +356,8 @@ def main() -> int:
                 size = sum(os.path.getsize(f) for f in five) / 1000
                 for what, argv in (
                     (
-                        f"5 files ({size:.0f} kB), pre-commit-like: text output, no cache",
-                        swaplint_argv(five, jobs=None, cache_dir=None, fmt="text"),
+                        f"5 files ({size:.0f} kB), pre-commit: the hook's command, no cache",
+                        [*hook_argv(root), "--no-cache", *five],
                     ),
                     (
                         "start-up: one empty file, no cache",

@@ -132,12 +132,16 @@ def _encode(result: FileResult) -> list[dict[str, Any]]:
     return rows
 
 
+#: The entry checksum's JSON form (one encoder, not one per entry: this runs for every hit).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def entry_checksum(
     key: str, path: str, digest: str, module: str, rows: Any, signature: list[int] | None = None
 ) -> str:
     """What an entry's checksum field must be: a hash of the entry and where it is filed."""
     fields = [key, path, digest, module, rows] + ([signature] if signature is not None else [])
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    text = _CANONICAL.encode(fields)
     return hashlib.blake2b(text.encode("utf-8", errors="surrogatepass"), digest_size=16).hexdigest()
 
 

@@ -20,6 +20,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -124,6 +125,10 @@ class Configs:
         self._by_dir: dict[str, Config] = {}  # directory (absolute, as text) -> its config
         self._by_file: dict[Path, Config] = {}
         self._settings: dict[tuple[int, frozenset[str]], Settings] = {}
+        # What a path was found to have, this run (a file's is asked for several times).
+        self._config_of: dict[str, Config] = {}
+        self._settings_of: dict[str, Settings] = {}
+        self._excluders: dict[int, tuple[Config, Excluder]] = {}
         self.default = Config(root=cwd)
         self.forced: Config | None = None
         if request.config_path:
@@ -142,6 +147,12 @@ class Configs:
         """The configuration that governs ``path`` (a file or a directory)."""
         if self.forced is not None:
             return self.forced
+        known = self._config_of.get(os.fspath(path))
+        if known is None:
+            known = self._config_of[os.fspath(path)] = self._find(path)
+        return known
+
+    def _find(self, path: str | os.PathLike[str]) -> Config:
         text = os.path.abspath(path)
         # A Python file is a file: no need to ask the file system (this runs once per file).
         is_file = text.endswith((".py", ".pyi")) or not os.path.isdir(text)
@@ -171,6 +182,12 @@ class Configs:
             self.notices.append(line)
 
     def settings_for(self, path: str | os.PathLike[str]) -> Settings:
+        known = self._settings_of.get(os.fspath(path))
+        if known is None:
+            known = self._settings_of[os.fspath(path)] = self._settings_for(path)
+        return known
+
+    def _settings_for(self, path: str | os.PathLike[str]) -> Settings:
         config = self.for_path(path)
         ignored = config.ignored_codes_for(path)
         key = (id(config), ignored)
@@ -219,6 +236,14 @@ class Configs:
             raise CheckError(str(exc)) from None
 
     def excluder(self, config: Config) -> Excluder:
+        """The excluder of ``config``'s files: one per configuration, so that what it
+        learns (``.gitignore`` files read, patterns compiled) serves every path."""
+        known = self._excluders.get(id(config))
+        if known is None:
+            known = self._excluders[id(config)] = (config, self._excluder(config))
+        return known[1]
+
+    def _excluder(self, config: Config) -> Excluder:
         request = self.request
         patterns: list[PatternSet] = []
         use_defaults = True
@@ -265,16 +290,22 @@ def run(request: Request, *, cwd: str | os.PathLike[str] | None = None) -> Outco
 
     tasks: list[Task] = []
     changed = _changed_since(request.diff_base, base) if request.diff_base else None
-    for given in paths:
-        given_path = os.path.join(base, given)
-        config = configs.for_path(given_path)
-        limit = configs.settings_for(given_path).max_file_size or None
+    seen: set[str] = set()  # a file named twice (or inside a directory also named) is checked once
+    # Paths named one after another under the same configuration are discovered together
+    # (a pre-commit run names every file: one discovery, one set of exclusion caches).
+    for config, grouped in groupby(paths, key=lambda given: configs.for_path(os.path.join(base, given))):
+        group = list(grouped)
+        limit = configs.settings_for(os.path.join(base, group[0])).max_file_size or None
         found = discover(
-            [given], configs.excluder(config), force_exclude=request.force_exclude, cwd=base, max_bytes=limit
+            group, configs.excluder(config), force_exclude=request.force_exclude, cwd=base, max_bytes=limit
         )
         outcome.missing.extend(found.missing)
         outcome.notices.extend(str(s) for s in found.skipped)
         for file in found.files:
+            key = os.path.normcase(file.disk_path)
+            if key in seen:
+                continue
+            seen.add(key)
             own = configs.for_path(file.disk_path)
             if own is not config and _excluded_by_own_config(file.disk_path, own, configs):
                 continue

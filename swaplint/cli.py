@@ -158,9 +158,21 @@ def _format_option(*, extra_help: str = "") -> Callable[[F], F]:
 
 # -- swaplint check -----------------------------------------------------------------------
 
+
+class PathArgument(click.Path):
+    """A path named on the command line, kept as given (shells still complete it as a path).
+
+    Missing, unreadable and special paths are reported by the run itself, file by file;
+    click's own check would ``stat`` every name first (a pre-commit run names every file).
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return value if isinstance(value, str) else os.fsdecode(value)
+
+
 #: The options of ``swaplint check``, in the order ``--help`` shows them.
 CHECK_OPTIONS: list[Callable[[F], F]] = [
-    click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
+    click.argument("paths", nargs=-1, type=PathArgument()),
     click.option(
         "--select",
         multiple=True,

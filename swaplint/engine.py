@@ -115,12 +115,18 @@ def is_suppressed(finding: Finding, lines: list[str]) -> bool:
     return codes is not None and (not codes or finding.code in codes)
 
 
-def module_name(path: str | os.PathLike[str], src: Iterable[str | os.PathLike[str]] = ()) -> str:
+def module_name(
+    path: str | os.PathLike[str],
+    src: Iterable[str | os.PathLike[str]] = (),
+    *,
+    packages: dict[str, tuple[str, ...]] | None = None,
+) -> str:
     """The dotted module name of a file.
 
     With ``src`` roots, the name is the path relative to the first root that holds
     the file. Otherwise walk up the directories that hold an ``__init__.py``.
-    (String operations: this runs once per file, on the warm path too.)
+    (String operations: this runs once per file, on the warm path too.) ``packages``
+    remembers each directory's package for the length of one run.
     """
     file = os.path.abspath(path)
     directory, name = os.path.split(file)
@@ -139,7 +145,12 @@ def module_name(path: str | os.PathLike[str], src: Iterable[str | os.PathLike[st
         if stem != "__init__" or not parts:
             parts.append(stem)
         return ".".join(parts)
-    parts = [*_package(directory), *([] if stem == "__init__" else [stem])]
+    package = packages.get(directory) if packages is not None else None
+    if package is None:
+        package = _package(directory)
+        if packages is not None:
+            packages[directory] = package
+    parts = [*package, *([] if stem == "__init__" else [stem])]
     return ".".join(parts) or stem
 
 

@@ -352,11 +352,12 @@ def check_files(
     sizes: dict[int, int] = {}
     keys: dict[int, str] = {}  # index -> module the cache keyed it with
     hits = 0
+    packages: dict[str, tuple[str, ...]] = {}  # directory -> its dotted package, this run
     for index, task in enumerate(tasks):
         if cache is None:
             items.append((index, task, None))
             continue
-        module = module_name(task.disk_path, task.settings.src)
+        module = module_name(task.disk_path, task.settings.src, packages=packages)
         keys[index] = module
         hit, size = cache.lookup(task.disk_path, task.display_path, module, task.settings, task.max_bytes)
         if hit is not None:

@@ -49,6 +49,18 @@ def test_default_path_is_cwd_and_walks_py_and_pyi(project, write, run):
     assert {p for p, _, _ in codes(result)} == {"a.py", os.path.join("pkg", "b.pyi")}
 
 
+def test_a_file_named_twice_is_checked_once(project, write, run):
+    # Named twice, named again inside a named directory, named by another spelling:
+    # one file, one set of findings (as a pre-commit run that passes every file expects).
+    write("pkg/server.py", FLAGGED)
+    write("pkg/clean.py", CLEAN)
+    result = run("check", "--format", "json", "pkg/server.py", "pkg/server.py", "pkg", "./pkg/server.py")
+    assert result.exit_code == 1
+    assert sorted(codes(result)) == sorted(set(codes(result)))
+    assert {p for p, _, _ in codes(result)} == {os.path.join("pkg", "server.py")}
+    assert len(codes(result)) == 2
+
+
 def test_exit_zero(project, write, run):
     write("server.py", FLAGGED)
     result = run("check", "--exit-zero", "server.py")

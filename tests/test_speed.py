@@ -214,22 +214,27 @@ def test_a_small_run_starts_no_pool(tmp_path: Path, monkeypatch) -> None:
     assert started == [12]
 
 
-def test_a_check_imports_no_pool_and_no_rich(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_a_check_imports_no_pool_and_no_rich_console(tmp_path: Path, fmt: str) -> None:
+    # Plain text (not a terminal) is written without rich's console; only its cell
+    # widths are used, for the carets under wide characters.
     source = tmp_path / "loop.py"
     source.write_text(LOOP)
     script = (
         "import sys\n"
         "from swaplint.cli import main\n"
         "try:\n"
-        f"    main(['check', '--no-cache', '--format', 'json', {str(source)!r}])\n"
+        f"    main(['check', '--no-cache', '--format', {fmt!r}, {str(source)!r}])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "names = ('multiprocessing', 'concurrent.futures', 'rich', 'pathspec', 'tempfile')\n"
+        "names = ('multiprocessing', 'concurrent.futures', 'rich.console', 'rich.text', 'pathspec',\n"
+        "         'tempfile', 'difflib')\n"
         "print([n for n in names if n in sys.modules], file=sys.stderr)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
+    assert "SWL" in out.stdout  # the loop was reported
     assert out.stderr.strip().splitlines()[-1] == "[]", out.stderr
 
 
@@ -250,8 +255,11 @@ def test_module_name_matches_the_path_arithmetic(tmp_path: Path, monkeypatch) ->
         ("script", ()): "script",
         ("a.b.py", ()): "a.b",
     }
+    packages: dict[str, tuple[str, ...]] = {}
     for (path, src), expected in cases.items():
         assert engine.module_name(path, src) == expected, (path, src)
+        assert engine.module_name(path, src, packages=packages) == expected, (path, src)
+    assert packages  # the run's memo was filled (and then used, for the second file of pkg.sub)
 
 
 def test_parse_and_symbol_table_agree_on_real_files() -> None:

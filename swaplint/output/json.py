@@ -25,5 +25,5 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
 
 def write(report: RunReport, stream: TextIO) -> None:
     payload = [finding_to_json(f) for f in report.findings]
-    json.dump(payload, stream, indent=2, ensure_ascii=False, default=str)
-    stream.write("\n")
+    # One string, one write (json.dump writes every token on its own).
+    stream.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
