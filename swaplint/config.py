@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swaplint.findings import ReloadModel
-from swaplint.verify_common import Scenario, VerifyConfigError, parse_verify_table
 
 if TYPE_CHECKING:
     import pathspec
+
+    from swaplint.verify_common import Scenario
 
 #: Files that configure swaplint, in order of precedence within one directory.
 CONFIG_FILENAMES: tuple[str, ...] = (".swaplint.toml", "swaplint.toml", "pyproject.toml")
@@ -295,10 +296,14 @@ def config_from_dict(
     verify = table.get("verify", {})
     if not isinstance(verify, dict):
         raise fail("verify", KNOWN_KEYS["verify"], verify)
-    try:
-        scenarios = parse_verify_table(verify, f"{prefix}verify")
-    except VerifyConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    scenarios: dict[str, Scenario] = {}
+    if verify:  # the scenario model only for a configuration that has one
+        from swaplint.verify_common import VerifyConfigError, parse_verify_table
+
+        try:
+            scenarios = parse_verify_table(verify, f"{prefix}verify")
+        except VerifyConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
     src = string_list("src") or ()
     reload_model = table.get("reload-model", "auto")

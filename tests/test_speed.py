@@ -286,3 +286,40 @@ def test_a_checked_file_leaves_no_garbage_cycles() -> None:
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
+
+
+#: A loop that reaches the model and the rules, and is fine: it ends when idle.
+CLEAN_LOOP = b"""import queue
+
+
+def drain(q):
+    while True:
+        try:
+            item = q.get(timeout=1)
+        except queue.Empty:
+            return
+        print(item)
+"""
+
+
+def test_every_rewrite_resolves_and_a_clean_run_loads_none(monkeypatch) -> None:
+    from swaplint.rules import _rewrite
+
+    assert sorted(_rewrite.__all__) == sorted(_rewrite._HOMES)
+    for name in _rewrite.__all__:
+        assert callable(getattr(_rewrite, name)), name
+    with pytest.raises(AttributeError):
+        _rewrite.no_such_rewrite  # noqa: B018
+    script = (
+        "import sys\n"
+        "from swaplint.engine import check_source\n"
+        "from swaplint.engine import Settings\n"
+        f"check_source({CLEAN_LOOP!r}, 'clean.py', Settings())\n"
+        "print(sorted(n for n in sys.modules if n.startswith('swaplint.rules._rewrite.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    # ... and the file did reach the model and the rules, clean.
+    monkeypatch.setattr(engine, "stage_times", {})
+    assert check_source(CLEAN_LOOP, "clean.py", Settings()).findings == []
+    assert {"model", "rules"} <= set(engine.stage_times)

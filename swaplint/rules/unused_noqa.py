@@ -38,7 +38,6 @@ from collections.abc import Iterator
 
 from swaplint.findings import Applicability, Edit, Finding, Fix, Severity
 from swaplint.model import FileModel
-from swaplint.noqa import comments, directives
 from swaplint.rules._base import Report, Rule
 
 
@@ -88,6 +87,8 @@ def unused(
     known: frozenset[str],
 ) -> list[Finding]:
     """SWL100's findings: ``used`` holds the (line, code) pairs that suppressed a finding."""
+    from swaplint.noqa import comments, directives  # only for a file that names a swaplint code
+
     found: list[Finding] = []
     spans = {(line, column): text for line, column, text in comments(source)}
     for directive in directives(source):
