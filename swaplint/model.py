@@ -47,6 +47,18 @@ FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 LoopNode = ast.While | ast.For | ast.AsyncFor
 
 
+#: Literals (and comprehensions) bound to a name: what they construct.
+_LITERAL_TYPES: dict[type, str] = {
+    ast.Tuple: "tuple",
+    ast.List: "list",
+    ast.ListComp: "list",
+    ast.Set: "set",
+    ast.SetComp: "set",
+    ast.Dict: "dict",
+    ast.DictComp: "dict",
+}
+
+
 def dotted_name(node: ast.expr) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
     if type(node) is ast.Name:  # the common case, first
@@ -621,6 +633,8 @@ class _Collector:
             text = dotted_name(target)
             if text is None or value is None:
                 continue
+            if type(value) in _LITERAL_TYPES:
+                self.constructed.setdefault(text, _LITERAL_TYPES[type(value)])
             if isinstance(value, ast.Call):
                 ctor = (dotted_name(value.func) or "").rsplit(".", 1)[-1]
                 if ctor:
@@ -991,6 +1005,8 @@ class _Waits:
             ctor = self.col.constructed.get(receiver, "")
             if ctor in shapes.NOT_QUEUE_CONSTRUCTORS:
                 return None
+            if ctor[:1].isupper() and ctor not in _TYPE_WRAPPERS and not _queue_class(ctor):
+                return None  # `self.count = AtomicInteger()`: a known class, and no queue
             if ctor not in shapes.QUEUE_CONSTRUCTORS and words & shapes.NOT_QUEUE_WORDS:
                 return None
         return _timeout(call, shapes.Timeout(("timeout",), 1))
@@ -1046,8 +1062,16 @@ class _Waits:
                     return self._iteration(node, ctx, label, dotted_name(func.value))
             return None
         if isinstance(source, (ast.Name, ast.Attribute)):
-            if shapes.last_word(last_name(source)) in shapes.ITERATION_WORDS:
-                return self._iteration(node, ctx, label, dotted_name(source))
+            if shapes.last_word(last_name(source)) not in shapes.ITERATION_WORDS:
+                return None
+            text = dotted_name(source)
+            if self.col.constructed.get(text or "") in shapes.COLLECTION_CONSTRUCTORS:
+                return None  # `self.PIPE = os.pipe()`: a pair of descriptors, not a stream
+            if isinstance(source, ast.Attribute) and shapes.name_words(last_name(source.value)) & (
+                shapes.DATA_OWNER_WORDS
+            ):
+                return None  # `member_metadata.subscription`: data about a source
+            return self._iteration(node, ctx, label, text)
         return None
 
     def _iteration(self, node: ast.For | ast.AsyncFor, ctx: _Ctx, label: str, receiver: str | None) -> Wait:
@@ -1062,6 +1086,28 @@ class _Waits:
             receiver=receiver,
             loops=(node, *ctx.loops),
         )
+
+
+#: Annotations that wrap the type that matters: ``Optional[Queue]`` names no class.
+_TYPE_WRAPPERS = frozenset({"Optional", "Union", "Final", "ClassVar", "Annotated", "Any"})
+
+
+def _spawned(info: CallInfo, resolver: _Resolver) -> bool:
+    """``create_task(self._reconnect())``: the call is the argument of a spawn."""
+    wrapper = info.wrapper
+    if wrapper is None:
+        return False
+    func = wrapper.func
+    if isinstance(func, ast.Attribute) and func.attr in shapes.SPAWN_METHODS:
+        return True
+    return (resolver.resolve(func, info.function) or "") in shapes.SPAWN_FUNCTIONS
+
+
+def _queue_class(ctor: str) -> bool:
+    """A constructor that makes a queue: ``Queue``, ``JoinableQueue``, ``Inbox``, ``MyChannel``."""
+    return ctor in shapes.QUEUE_CONSTRUCTORS or bool(
+        shapes.name_words(ctor) & (shapes.QUEUE_WORDS | {"queue"})
+    )
 
 
 def _argument(call: ast.Call, keywords: tuple[str, ...], position: int | None) -> ast.expr | None:
@@ -1218,15 +1264,19 @@ class _Loops:
             # run/stop flag test. Under the runtime every wait is a visible `receive()`.
             if self.runtime:
                 return None
-            if (_endless(loop, exits, fn) or _flag_test(loop)) and not _pure_generator(loop, fn):
+            endless = _endless(loop, exits, fn) and not _ended_by_exception(loop, fn)
+            if (endless or _flag_test(loop)) and not _pure_generator(loop, fn):
                 return LoopSite(node=loop, function=fn, condition=condition, waits=[])
             return None
         if isinstance(loop, ast.While) and any(
             p.wait.kind is WaitKind.POLL and _inside(p.wait.node, loop.test) for p in paths
         ):
             return None  # `while poll(): take()`: it runs while something is there, then ends
-        if kinds == {WaitKind.POLL} and (exits or _only_waits(loop) or not _spins(loop)):
+        if kinds == {WaitKind.POLL} and (
+            exits or _only_waits(loop) or not (_spins(loop) or _flag_test(loop))
+        ):
             return None  # a drain loop: it polls until the queue is empty, then ends
+        # (`while not self._stopping: self.poll(); ...` polls until told to stop: a loop.)
         if any(isinstance(e, ast.Return) and _result(e.value, fn, self.resolver) for e in exits):
             return None  # returns what it waited for: one receive, not a process loop
         if any(_attempt(loop, e) for e in exits):
@@ -1290,18 +1340,24 @@ def _completion(expr: ast.AST, words: frozenset[str] = COMPLETION_WORDS) -> bool
 
 
 def _until_complete(loop: LoopNode) -> bool:
-    """``while not frame.fin``, ``if sasl.complete: break``, ``sock.settimeout(deadline...)``:
-    the loop waits for one thing to complete, then ends."""
+    """``while not frame.fin``, ``if sasl.complete: break``, ``sock.settimeout(deadline...)``,
+    ``if time.monotonic() >= deadline: raise``: the loop waits for one thing to complete,
+    or until a deadline, then ends."""
     if (
         isinstance(loop, ast.While)
         and not _flag_test(loop)
         and _completion(loop.test, COMPLETION_WORDS | LEFT_WORDS)
     ):
         return True
+    rebound = _rebound(loop)
+    if isinstance(loop, ast.While) and _deadline(loop.test, rebound):
+        return True  # `while time.monotonic() < deadline:`
     for sub in _own_statements(loop):
         if isinstance(sub, ast.If) and _completion(sub.test):
             if any(isinstance(s, (ast.Break, ast.Return)) for s in sub.body):
                 return True
+        if isinstance(sub, ast.If) and _exit_check(sub) and _deadline(sub.test, rebound):
+            return True  # `if time.monotonic() >= deadline: raise TimeoutError`
         if isinstance(sub, ast.Call) and last_name(sub.func) == "settimeout" and sub.args:
             if any(
                 "deadline" in shapes.name_words(last_name(a))
@@ -1320,6 +1376,67 @@ def _until_complete(loop: LoopNode) -> bool:
                 if ast.unparse(sub.func.value) == tested:
                     return True
     return False
+
+
+def _exit_check(stmt: ast.If) -> bool:
+    """``if <test>: ...; break`` (or ``return``/``raise``), with no ``else``: what runs
+    there runs once, on the way out."""
+    return not stmt.orelse and isinstance(stmt.body[-1], (ast.Break, ast.Return, ast.Raise))
+
+
+#: Calls that read a clock (``time.monotonic()``, ``loop.time()``).
+CLOCK_CALLS = frozenset({"time", "monotonic", "perf_counter", "time_ns", "monotonic_ns"})
+#: Words of a name that says a deadline passed: ``timer.expired``.
+DEADLINE_WORDS = frozenset({"deadline", "expired", "expiry"})
+#: Words of an attribute that holds a length of time, not a point in it.
+DURATION_WORDS = frozenset({"timeout", "limit", "max", "duration", "period"})
+
+
+def _deadline(test: ast.expr, rebound: set[str]) -> bool:
+    """A test against a deadline fixed before the loop: ``time.monotonic() >= deadline``,
+    ``time.time() - start > limit``, ``not timer.expired``. A comparison with anything the
+    loop (or another thread) may move -- ``time.time() - self.last_seen > T``, a peer's
+    liveness -- is no deadline."""
+    for sub in ast.walk(test):
+        name = sub.attr if isinstance(sub, ast.Attribute) else sub.id if isinstance(sub, ast.Name) else None
+        if name is not None and shapes.name_words(name) & DEADLINE_WORDS:
+            base = sub
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if not (isinstance(base, ast.Name) and base.id in rebound):
+                return True
+        if isinstance(sub, ast.Compare) and _against_clock([sub.left, *sub.comparators], rebound):
+            return True
+    return False
+
+
+def _against_clock(operands: list[ast.expr], rebound: set[str]) -> bool:
+    clock = False
+    for operand in operands:
+        stack: list[ast.expr] = [operand]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Call):
+                if node.args or node.keywords or last_name(node.func) not in CLOCK_CALLS:
+                    return False
+                clock = True
+            elif isinstance(node, ast.BinOp):
+                stack += [node.left, node.right]
+            elif isinstance(node, ast.UnaryOp):
+                stack.append(node.operand)
+            elif isinstance(node, ast.Name):
+                if node.id in rebound:
+                    return False
+            elif isinstance(node, ast.Attribute) and shapes.name_words(node.attr) & DURATION_WORDS:
+                continue  # `start + self.clear_to_send_timeout`: a setting, not a moving time
+            elif not isinstance(node, ast.Constant):
+                return False  # another attribute (`self.last_seen`), a subscript: it may move
+    return clock
+
+
+def _rebound(loop: LoopNode) -> set[str]:
+    """The names the loop assigns."""
+    return {sub.id for sub in ast.walk(loop) if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store)}
 
 
 def _spins(loop: LoopNode) -> bool:
@@ -1362,54 +1479,44 @@ def _returns_result_after(fn: Function, loop: LoopNode) -> bool:
 
 #: Words of names that hold an exit status, not data.
 STATUS_WORDS = frozenset({"rc", "code", "retcode", "exitcode", "status", "ret"})
-#: Words of a loop test that says the loop runs until told to stop.
-FLAG_WORDS = frozenset(
-    {
-        "run",
-        "running",
-        "alive",
-        "stop",
-        "stopped",
-        "stopping",
-        "shutdown",
-        "closed",
-        "closing",
-        "active",
-        "quit",
-        "exit",
-        "exiting",
-        "terminate",
-        "terminated",
-        "cancelled",
-        "subscribed",
-        "connected",
-        "listening",
-        "serving",
-        "keep",
-        "keepalive",
-    }
-)
+
+
+#: Words of a method whose answer is a run/stop flag (``is_active()`` rather asks whether
+#: work is left, as ``graphlib``'s sorter does).
+METHOD_FLAG_WORDS = shapes.FLAG_WORDS - {"active"}
 
 
 def _flag_test(loop: LoopNode) -> bool:
-    """``while self.running``, ``while not self._stopped.is_set()``: every name the test
-    reads (the last attribute of each chain; not the methods it calls) says run or stop.
+    """``while self.running``, ``while not self._stopped.is_set()``,
+    ``while self.should_keep_running()``: every name the test reads (the last attribute
+    of each chain; of a method called on it, the object -- or the method, called on
+    ``self`` or by name) says run or stop.
     ``while self.fifo and self.connected`` also runs out of work: not a flag loop."""
     if not isinstance(loop, ast.While):
         return False
     inner = {id(sub.value) for sub in ast.walk(loop.test) if isinstance(sub, ast.Attribute)}
     called = {id(sub.func) for sub in ast.walk(loop.test) if isinstance(sub, ast.Call)}
+    asked = {
+        id(sub.func)
+        for sub in ast.walk(loop.test)
+        if isinstance(sub, ast.Call) and not (sub.args or sub.keywords)
+    }
     leaves: list[str] = []
     for sub in ast.walk(loop.test):
         if id(sub) in called or id(sub) in inner:
             if id(sub) in called and isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Attribute):
                 leaves.append(sub.value.attr)  # `self._stopped.is_set()`: the flag is `_stopped`
+            elif id(sub) in asked and isinstance(sub, (ast.Attribute, ast.Name)):
+                # `self.should_keep_running()`, `keep_running()`: a question the name asks
+                leaves.append(sub.attr if isinstance(sub, ast.Attribute) else sub.id)
+                if not shapes.name_words(leaves[-1]) & METHOD_FLAG_WORDS:
+                    return False  # `self.is_active()`: has it work left? not a stop flag
             continue
         if isinstance(sub, ast.Attribute):
             leaves.append(sub.attr)
         elif isinstance(sub, ast.Name):
             leaves.append(sub.id)
-    return bool(leaves) and all(shapes.name_words(name) & FLAG_WORDS for name in leaves)
+    return bool(leaves) and all(shapes.name_words(name) & shapes.FLAG_WORDS for name in leaves)
 
 
 def _endless(loop: LoopNode, exits: list[ast.stmt], fn: Function) -> bool:
@@ -1430,6 +1537,26 @@ def _endless(loop: LoopNode, exits: list[ast.stmt], fn: Function) -> bool:
     return any(isinstance(sub, ast.Call) for sub in _own_statements(loop))
 
 
+#: Exceptions a handler catches to keep a process alive, not to end one loop.
+BROAD_EXCEPTIONS = frozenset(
+    {"BaseException", "Exception", "KeyboardInterrupt", "SystemExit", "CancelledError", "GeneratorExit"}
+)
+
+
+def _ended_by_exception(loop: LoopNode, fn: Function) -> bool:
+    """``try: while 1: y = g.send(x) ... except StopIteration: pass``: the loop is the
+    body of a ``try`` that catches a particular exception, which is how it ends."""
+    for node in ast.walk(fn.node):
+        if isinstance(node, (ast.Try, ast.TryStar)) and any(stmt is loop for stmt in node.body):
+            for handler in node.handlers:
+                if handler.type is None:
+                    continue
+                names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+                if any(last_name(name) not in BROAD_EXCEPTIONS for name in names):
+                    return True
+    return False
+
+
 def _counting(loop: LoopNode) -> bool:
     """``for i in count()`` (or ``limit and range(limit) or count()``): an endless iteration."""
     source = loop.iter if isinstance(loop, (ast.For, ast.AsyncFor)) else None
@@ -1445,10 +1572,31 @@ def _counting(loop: LoopNode) -> bool:
 
 
 def _only_waits(loop: LoopNode) -> bool:
-    """A body that does nothing but sleep or wait (and ``pass``/``continue``)."""
-    for stmt in loop.body:
+    """A body that does nothing but sleep or wait (and ``pass``/``continue``), and check
+    when to stop: ``if not self.active: raise ...``, ``if event.is_set(): break``, or
+    ``with lock: n = len(pending); if n < limit: break`` (a value read only to decide)."""
+    tested = {
+        sub.id
+        for stmt in _own_statements(loop)
+        if isinstance(stmt, ast.If) and _exit_check(stmt)
+        for sub in ast.walk(stmt.test)
+        if isinstance(sub, ast.Name)
+    }
+    return _waits_and_exits(loop.body, tested)
+
+
+def _waits_and_exits(suite: list[ast.stmt], tested: set[str]) -> bool:
+    for stmt in suite:
         if isinstance(stmt, (ast.Pass, ast.Continue)):
             continue
+        if isinstance(stmt, ast.If) and _exit_check(stmt):
+            continue
+        if isinstance(stmt, (ast.With, ast.AsyncWith)) and _waits_and_exits(stmt.body, tested):
+            continue  # `with lock:` around the check
+        if isinstance(stmt, ast.Assign) and all(
+            isinstance(t, ast.Name) and t.id in tested for t in stmt.targets
+        ):
+            continue  # `n = len(pending)`, then `if n < limit: break`
         if isinstance(stmt, ast.Expr):
             value = stmt.value.value if isinstance(stmt.value, ast.Await) else stmt.value
             if isinstance(value, ast.Call) and last_name(value.func) in (
@@ -1802,8 +1950,8 @@ def build_model(
         if caller is None or info.in_lambda:
             continue
         named = resolver.callee(info.node.func, caller)
-        if named is None:
-            continue
+        if named is None or _spawned(info, resolver):
+            continue  # a spawned call runs in a task of its own: the caller's frame ends
         callee, via = named
         edges.setdefault(caller, []).append(callee)
         sites.setdefault(caller, []).append(
@@ -1836,6 +1984,8 @@ def build_model(
         steps = [r for r in reentries if not r.in_for and (r.handler is None or _timeout_handler(r.handler))]
         if not cycle_waits or not steps:
             continue
+        if any(r.in_for for r in reentries):
+            continue  # `for child in children: self._delete(child)`: a walk of a tree, which ends
         cycle = Cycle(members=sorted(component, key=lambda f: f.index), waits=cycle_waits)
         cycle.reentries.extend(r for r in reentries if not r.in_for)
         model.cycles.append(cycle)

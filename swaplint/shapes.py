@@ -95,6 +95,84 @@ ITERATION_WORDS = STREAM_WORDS - {"client", "channel"} | {
     "watcher",
     "feed",
 }
+#: Constructors (last dotted component; literals count as their type) whose objects are
+#: finite collections: iterating one never waits. ``self.PIPE = os.pipe()`` is two file
+#: descriptors, ``multiprocessing.Pipe()`` two connections.
+COLLECTION_CONSTRUCTORS = frozenset(
+    {
+        "tuple",
+        "list",
+        "set",
+        "frozenset",
+        "dict",
+        "pipe",
+        "Pipe",
+        "socketpair",
+        "sorted",
+        "range",
+        "enumerate",
+        "zip",
+        "keys",
+        "values",
+        "items",
+        "split",
+        "splitlines",
+        "listdir",
+        "glob",
+        "Tuple",
+        "List",
+        "Set",
+        "Sequence",
+        "Iterable",
+        "Mapping",
+        "Dict",
+    }
+)
+#: Words of an object whose attributes are data, not sources: iterating
+#: ``member_metadata.subscription`` walks the topics a member subscribed to.
+DATA_OWNER_WORDS = frozenset(
+    {
+        "metadata",
+        "meta",
+        "config",
+        "cfg",
+        "conf",
+        "settings",
+        "options",
+        "opts",
+        "info",
+        "spec",
+        "args",
+        "params",
+    }
+)
+#: Words of a loop test that says the loop runs until told to stop.
+FLAG_WORDS = frozenset(
+    {
+        "run",
+        "running",
+        "alive",
+        "stop",
+        "stopped",
+        "stopping",
+        "shutdown",
+        "closed",
+        "closing",
+        "active",
+        "quit",
+        "exit",
+        "exiting",
+        "terminate",
+        "terminated",
+        "cancelled",
+        "subscribed",
+        "connected",
+        "listening",
+        "serving",
+        "keep",
+        "keepalive",
+    }
+)
 #: Methods whose call result is iterated as a message stream: ``pubsub.listen()``.
 ITERATION_METHODS = frozenset({"listen", "consume", "iter_messages", "messages", "subscribe", "watch"})
 #: Receivers of a zero-argument ``.get()`` that are not queues.
@@ -361,6 +439,11 @@ def needles(extra: tuple[str, ...] = ()) -> Screen:
         r"\.(?:" + "|".join(sorted(ITERATION_METHODS)) + r")\s*\(",
         r" in\s+[\w.]*?(?:\b|_)(?i:" + words + r")s?(?:\b|_)[\w.()]*\s*:",  # `for msg in consumer:`
         r"=\s*[\w.]+\.(?:" + "|".join(sorted(METHODS)) + r")\s*$",  # `get = self.queue.get`
+        # Loops the model takes for long-lived with no wait in sight (the wait may be in
+        # another module): a run/stop flag test, `while True`, `for _ in count()`.
+        r"\bwhile\b[^:]*?(?i:" + "|".join(sorted(FLAG_WORDS)) + r")",
+        r"\bwhile\s*\(?\s*(?:True|1)\s*\)?\s*:",
+        r"\bin\s+[\w.]*count\s*\(",
     ]
     if configured:
         sources.append(r"\b(?:" + "|".join(configured) + r")\b")

@@ -73,3 +73,27 @@ def test_the_text_screen_drops_no_finding(monkeypatch) -> None:
     screened = _flat(check_files(tasks, jobs=1))
     monkeypatch.setattr(engine, "_needles", lambda extra: re.compile(""))
     assert _flat(check_files(tasks, jobs=1)) == screened
+
+
+def test_the_text_screen_drops_no_rule_snippet(monkeypatch) -> None:
+    """Every VALID/INVALID snippet of every rule: the same findings with the screen as
+    without it -- in particular loops with no wait in sight (`while self.running:`,
+    `while True:`), which the model takes for long-lived whatever else the file holds."""
+    import re
+
+    import swaplint.engine as engine
+    from swaplint.engine import check_source
+    from swaplint.rules import RULES
+
+    snippets = [s for rule in RULES for s in (*rule.VALID, *rule.INVALID)]
+    assert len(snippets) > 50
+
+    def run() -> list[list[tuple[str, int]]]:
+        return [
+            [(f.code, f.line) for f in check_source(s.encode(), "s.py", Settings()).findings]
+            for s in snippets
+        ]
+
+    screened = run()
+    monkeypatch.setattr(engine, "_needles", lambda extra: re.compile(""))
+    assert run() == screened

@@ -103,6 +103,12 @@ class MissingAfter(Rule):
     severity = Severity.WARNING
 
     VALID = (
+        # `os.pipe()` is a pair of descriptors: iterating it waits for nothing.
+        "import os\nclass W:\n    def init(self):\n        self.PIPE = os.pipe()\n"
+        "        for p in self.PIPE:\n            set_non_blocking(p)\n",
+        # An attribute of metadata is data (the topics a member subscribed to).
+        "def assign(members):\n    for mid, member_metadata in members.items():\n"
+        "        for topic in member_metadata.subscription:\n            add(mid, topic)\n",
         "def worker(q, stop):\n    while not stop.is_set():\n        step(q.get(timeout=5))\n",
         "def drain(q):\n    while True:\n        try:\n            item = q.get_nowait()\n"
         "        except Empty:\n            break\n",

@@ -103,6 +103,23 @@ class PinnedLoop(Rule):
     severity = Severity.ERROR
 
     VALID = (
+        # Waits until a deadline fixed before the loop, then gives up: a bounded wait.
+        "import time\ndef wait_ready(client, timeout):\n    deadline = time.monotonic() + timeout\n"
+        "    while True:\n        if client.state() == 'up':\n            return\n"
+        "        if time.monotonic() >= deadline:\n            raise TimeoutError\n        time.sleep(0.1)\n",
+        # Waits for one event and checks on the way: no work of its own (a join).
+        "class Transport:\n    def start(self, event):\n        while True:\n            event.wait(0.1)\n"
+        "            if not self.active:\n                raise RuntimeError('failed')\n"
+        "            if event.is_set():\n                break\n",
+        # `while 1` that an exception ends: the `try` around it catches StopIteration.
+        "def drive(g):\n    try:\n        while 1:\n            g.send(None)\n    except StopIteration:\n        pass\n",
+        # An atomic counter's get() never blocks: no wait, and the loop ends.
+        "class Acc:\n    def __init__(self):\n        self.appends_in_progress = AtomicInteger()\n"
+        "    def abort_all(self):\n        while True:\n            self.abort_batches()\n"
+        "            if not self.appends_in_progress.get():\n                break\n",
+        # `is_active()` asks whether work is left (graphlib's sorter), not a stop flag.
+        "class Sorter:\n    def order(self):\n        while self.is_active():\n"
+        "            group = self.get_ready()\n            self.done(*group)\n",
         "import m\nfrom swaplint.runtime import receive\ndef worker(q):\n    while True:\n"
         "        job = receive(timeout=1)\n        if job == 'switch_code':\n            return m.worker(q)\n",
         "def count(items):\n    while items:\n        items.pop()\n",
@@ -111,6 +128,16 @@ class PinnedLoop(Rule):
         "    return buf\n",
     )
     INVALID = (
+        # A run flag asked of the object; the wait is in a subclass elsewhere.
+        "class Emitter:\n    def run(self):\n        while self.should_keep_running():\n"
+        "            self.queue_events(1)\n",
+        # Polls until told to stop (not a drain: nothing ends it but the flag).
+        "class IOLoop:\n    def start(self):\n        while not self._stopping:\n"
+        "            self.poll()\n            self.process_timeouts()\n",
+        # A peer's liveness is no deadline: it moves while the loop runs.
+        "import time\nclass Session:\n    def serve(self, conn):\n        while True:\n"
+        "            msg = conn.recv(4096)\n            if time.time() - self.last_seen > 30:\n"
+        "                return\n            self.handle(msg)\n",
         "def worker(q):\n    while True:\n        job = q.get(timeout=1)\n        if job.urgent:\n            run_now(job)\n",
         "import socket\ndef serve(s):\n    while True:\n        conn, addr = s.accept()\n        conn.close()\n",
         "class Reader:\n    def run(self):\n        while self.running:\n            self._read_one()\n"

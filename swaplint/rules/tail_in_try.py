@@ -109,6 +109,19 @@ class TailInTry(Rule):
     severity = Severity.ERROR
 
     VALID = (
+        # A spawned task is no re-entry: the caller's frame ends (a reconnect path).
+        "import asyncio\nclass C:\n    async def read_loop(self):\n        while True:\n"
+        "            try:\n                self.handle(await self.queue.get())\n"
+        "            except OSError as e:\n                await self.on_error(e)\n"
+        "            finally:\n                self.done()\n"
+        "    async def on_error(self, e):\n        asyncio.create_task(self.reconnect())\n"
+        "    async def reconnect(self):\n        self.reader = asyncio.create_task(self.read_loop())\n",
+        # A tree walk (`for child in ...` re-enters) ends with the tree.
+        "class Client:\n    def delete(self, path, recursive=False):\n        if recursive:\n"
+        "            return self._delete_tree(path)\n        return self.delete_async(path).get()\n"
+        "    def _delete_tree(self, path):\n        for child in self.children(path):\n"
+        "            self._delete_tree(path + '/' + child)\n        try:\n            self.delete(path)\n"
+        "        except KeyError:\n            pass\n",
         "def loop(q):\n    msg = q.get(timeout=1)\n    try:\n        handle(msg)\n"
         "    except ValueError:\n        pass\n    return loop(q)\n",
         "def walk(node):\n    try:\n        return walk(node.next)\n    except AttributeError:\n        return None\n",
