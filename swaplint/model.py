@@ -1092,6 +1092,19 @@ class _Waits:
 _TYPE_WRAPPERS = frozenset({"Optional", "Union", "Final", "ClassVar", "Annotated", "Any"})
 
 
+def _in_test(fn: Function, module: str) -> bool:
+    """A test as pytest collects them (``test*`` in ``test_*.py`` or ``*_test.py``), or a
+    function nested in one: it runs once, to its end, and nobody upgrades it in place.
+    (A loop a test starts in a thread is another function's, and is still checked.)"""
+    last = module.rsplit(".", 1)[-1]
+    if not (last.startswith("test_") or last.endswith("_test")):
+        return False
+    outer = fn
+    while outer.parent is not None:
+        outer = outer.parent
+    return outer.node.name.startswith("test")
+
+
 def _spawned(info: CallInfo, resolver: _Resolver) -> bool:
     """``create_task(self._reconnect())``: the call is the argument of a spawn."""
     wrapper = info.wrapper
@@ -1919,6 +1932,8 @@ def build_model(
 
     # Loop sites: the outermost loop of each nest that runs for good and waits.
     for fn in col.functions:
+        if _in_test(fn, module):
+            continue
         taken: list[LoopNode] = []
         for loop in fn.loops:
             if any(_inside(loop, outer) for outer in taken):
@@ -1932,7 +1947,7 @@ def build_model(
     in_sites = {id(p.wait.node) for s in model.loops for p in s.waits}
     for wait in model.waits:
         if wait.kind is WaitKind.LIBRARY and wait.function is not None and id(wait.node) not in in_sites:
-            if not wait.loops:
+            if not wait.loops and not _in_test(wait.function, module):
                 model.loops.append(
                     LoopSite(
                         node=wait.node,
@@ -1986,6 +2001,8 @@ def build_model(
             continue
         if any(r.in_for for r in reentries):
             continue  # `for child in children: self._delete(child)`: a walk of a tree, which ends
+        if any(_in_test(fn, module) for fn in component):
+            continue
         cycle = Cycle(members=sorted(component, key=lambda f: f.index), waits=cycle_waits)
         cycle.reentries.extend(r for r in reentries if not r.in_for)
         model.cycles.append(cycle)

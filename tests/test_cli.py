@@ -61,6 +61,25 @@ def test_a_file_named_twice_is_checked_once(project, write, run):
     assert len(codes(result)) == 2
 
 
+def test_a_test_function_is_no_long_lived_loop(project, write, run):
+    # pytest runs a test to its end once: its loops and library loops are not upgraded in
+    # place. A loop a test module defines for a thread is still one.
+    body = (
+        "import asyncio\nimport queue\n\n\n"
+        "def test_serves(app):\n    app.run_forever()\n\n\n"
+        "def test_drains(q):\n    async def consumer():\n        while True:\n            await q.get()\n\n\n"
+        "def worker(q):\n    while True:\n        q.get()\n"
+    )
+    write("tests/test_app.py", body)
+    write("app.py", body)
+    result = run("check", "--format", "json", ".")
+    found = codes(result)
+    in_app = sorted({line for p, _, line in found if p == "app.py"})
+    in_tests = sorted({line for p, _, line in found if p != "app.py"})
+    assert in_app == [6, 12, 17]  # the same code outside a test module: each loop reported
+    assert in_tests == [17]  # in the test module: only `worker`
+
+
 def test_exit_zero(project, write, run):
     write("server.py", FLAGGED)
     result = run("check", "--exit-zero", "server.py")
