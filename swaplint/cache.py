@@ -58,7 +58,7 @@ from swaplint.discovery import read_regular_file, read_regular_file_and_stat
 from swaplint.findings import FileResult, Finding, ReloadModel, Severity
 
 if TYPE_CHECKING:
-    from swaplint.engine import Settings
+    from swaplint.settings import Settings
 
 CACHE_FORMAT = 2
 #: An index file larger than this is not read (a miss for every file).

@@ -35,8 +35,8 @@ from swaplint.config import (
     resolve_selection,
 )
 from swaplint.discovery import Excluder, discover, is_path_excluded
-from swaplint.engine import DEFAULT_FIX_TIMEOUT, DEFAULT_MAX_FILE_SIZE, Settings, check_source
 from swaplint.findings import FileResult, Finding, ReloadModel, RuleError
+from swaplint.settings import DEFAULT_FIX_TIMEOUT, DEFAULT_MAX_FILE_SIZE, Settings
 
 if TYPE_CHECKING:
     from swaplint.fixer import FixPolicy
@@ -285,7 +285,9 @@ def run(request: Request, *, cwd: str | os.PathLike[str] | None = None) -> Outco
         )
         if not skip:
             data = request.stdin or b""
-            outcome.results.append(check_source(data, name, configs.settings_for(base / name)))
+            outcome.results.append(
+                _lint(data, path=name, settings=configs.settings_for(base / name), module=None)
+            )
             outcome.texts[name] = data.decode("utf-8", errors="replace")
 
     tasks: list[Task] = []
@@ -382,7 +384,10 @@ def _fix(outcome: Outcome, configs: Configs, base: Path) -> None:
             del outcome.fixed[result.path]
 
 
-def _lint(source: str, *, path: str, settings: Settings, module: str | None) -> FileResult:
+def _lint(source: str | bytes, *, path: str, settings: Settings, module: str | None) -> FileResult:
+    """The engine on one source (imported here: a run of cache hits never needs it)."""
+    from swaplint.engine import check_source
+
     return check_source(source, path, settings, module=module)
 
 
@@ -427,7 +432,7 @@ def _add_noqa(outcome: Outcome, configs: Configs) -> None:
             continue
         outcome.noqa_added += count
         settings = dataclasses.replace(configs.settings_for(disk), max_file_size=0)
-        outcome.results[index] = check_source(new, result.path, settings, module=result.module)
+        outcome.results[index] = _lint(new, path=result.path, settings=settings, module=result.module)
 
 
 def _excluded_by_own_config(path: str, config: Config, configs: Configs) -> bool:
@@ -495,4 +500,4 @@ def lint_text(source: str, path: str, *, cwd: str | os.PathLike[str] | None = No
     if is_path_excluded(path, configs.excluder(config), cwd=str(config.root)):
         return FileResult(path=path)
     settings = configs.settings_for(path)
-    return check_source(source, path, dataclasses.replace(settings, max_file_size=0))
+    return _lint(source, path=path, settings=dataclasses.replace(settings, max_file_size=0), module=None)

@@ -20,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from swaplint.codes import CODES
 from swaplint.findings import ReloadModel
 
 if TYPE_CHECKING:
@@ -379,9 +380,7 @@ SYNTAX_ERROR_CODE = "SWL999"
 
 
 def all_codes() -> tuple[str, ...]:
-    from swaplint.rules import RULES
-
-    return tuple(rule.code for rule in RULES)
+    return CODES
 
 
 def expand_selector(selector: str) -> frozenset[str]:

@@ -448,3 +448,12 @@ def is_path_excluded(path: str, excluder: Excluder, *, cwd: str | None = None) -
     disk = Path(os.path.normpath(base / path))
     anchor = base if _is_under(disk, base) else disk.parent
     return excluder.is_excluded_with_ancestors(disk, is_dir=False, anchor=anchor)
+
+
+def decode_source(data: bytes) -> str:
+    """Decode a Python source file as the interpreter would (PEP 263 cookie, BOM)."""
+    import io
+    import tokenize  # (here: a run whose files are all cache hits decodes only to show them)
+
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding)

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from swaplint.discovery import read_regular_file
-from swaplint.engine import Settings, check_source, module_name
 from swaplint.findings import FileResult, Finding, RuleError
+from swaplint.settings import Settings, module_name
 from swaplint.stopping import Terminated, die_with_parent, sigterm_raises
 
 if TYPE_CHECKING:
@@ -114,7 +114,9 @@ def default_jobs() -> int:
 
 
 def _check_data(data: bytes, task: Task, module: str) -> FileResult:
-    """The engine's result on one file's bytes."""
+    """The engine's result on one file's bytes (imported on the first miss)."""
+    from swaplint.engine import check_source
+
     return check_source(data, task.display_path, task.settings, module=module)
 
 

@@ -115,3 +115,11 @@ def test_the_version_is_the_packaged_one():
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert swaplint.__version__ == project["version"]
+
+
+def test_the_code_table_is_the_rule_registry():
+    from swaplint.codes import CODES
+    from swaplint.rules import ALL_CODES, RULES
+
+    assert tuple(rule.code for rule in RULES) == CODES
+    assert frozenset(CODES) == ALL_CODES

@@ -323,3 +323,28 @@ def test_every_rewrite_resolves_and_a_clean_run_loads_none(monkeypatch) -> None:
     monkeypatch.setattr(engine, "stage_times", {})
     assert check_source(CLEAN_LOOP, "clean.py", Settings()).findings == []
     assert {"model", "rules"} <= set(engine.stage_times)
+
+
+def test_a_run_of_cache_hits_imports_no_engine(tmp_path: Path) -> None:
+    source = tmp_path / "loop.py"
+    source.write_text(LOOP)
+    cache_dir = tmp_path / "cache"
+    script = (
+        "import sys\n"
+        "from swaplint.cli import main\n"
+        "try:\n"
+        f"    main(['check', '--cache-dir', {str(cache_dir)!r}, '--format', 'text', {str(source)!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "names = ('swaplint.engine', 'swaplint.model', 'swaplint.rules', 'swaplint.shapes')\n"
+        "print([n for n in names if n in sys.modules], file=sys.stderr)\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
+        for _ in range(2)
+    ]
+    assert "SWL" in runs[0].stdout and runs[1].stdout == runs[0].stdout  # the finding, then from the cache
+    assert runs[0].stderr.strip().splitlines()[-1] != "[]"  # the first run checked the file
+    assert runs[1].stderr.strip().splitlines()[-1] == "[]", runs[1].stderr

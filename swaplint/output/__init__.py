@@ -81,7 +81,7 @@ class SourceCache:
 
 
 def _decode(data: bytes) -> str:
-    from swaplint.engine import decode_source
+    from swaplint.discovery import decode_source
 
     try:
         return decode_source(data)
