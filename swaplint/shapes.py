@@ -407,7 +407,32 @@ class Screen:
                 before = _RECEIVER.search(text, max(0, match.start() - 80), match.start())
                 if before is not None and name_words(before.group(1)) & words:
                     return True
-        return False
+        return _long_lived_loop(text)
+
+
+# Loops the model takes for long-lived with no wait in sight (the wait may be in another
+# module): a run/stop flag test, `while True`, `for _ in count()`. Found by their literal
+# (`while`, `count(`) and then looked at, not by one pattern that backtracks through every
+# line of the file.
+_WHILE = re.compile(r"while\b([^:]{0,200})")
+_FLAG_TEST = re.compile("|".join(sorted(FLAG_WORDS)), re.IGNORECASE)
+_ENDLESS_TEST = re.compile(r"\s*\(?\s*(?:True|1)\s*\)?\s*\Z")
+_COUNT = re.compile(r"count\s*\(")
+_IN_BEFORE = re.compile(r"\bin\s+[\w.]*\Z")
+
+
+def _long_lived_loop(text: str) -> bool:
+    for match in _WHILE.finditer(text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        if text[line_start : match.start()].strip():
+            continue  # "while" inside a line: prose, a string, `meanwhile`
+        test = match.group(1)
+        if _FLAG_TEST.search(test) or _ENDLESS_TEST.match(test):
+            return True
+    for match in _COUNT.finditer(text):
+        if _IN_BEFORE.search(text, max(0, match.start() - 60), match.start()):
+            return True
+    return False
 
 
 _RECEIVER = re.compile(r"(\w+)\s*\Z")
@@ -418,8 +443,9 @@ def needles(extra: tuple[str, ...] = ()) -> Screen:
 
     Built from the tables above, each shape by what its call must look like in the
     text (``.get(`` with no key, ``sock.read(``, ``sleep(``, ``Thread``, ``async for``,
-    ``for ... in consumer:``). A file that passes none has no wait and no spawn, so
-    no rule can fire on it (SWL999 aside); a test checks that the screen never drops
+    ``for ... in consumer:``), and the loops the model takes for long-lived without a
+    wait (:func:`_long_lived_loop`). A file that passes none has no wait, no spawn and no
+    such loop, so no rule can fire on it (SWL999 aside); a test checks that the screen never drops
     a finding the model would make.
     """
     restricted = {name: shape.receivers for name, shape in METHODS.items() if shape.receivers is not None}
@@ -439,11 +465,6 @@ def needles(extra: tuple[str, ...] = ()) -> Screen:
         r"\.(?:" + "|".join(sorted(ITERATION_METHODS)) + r")\s*\(",
         r" in\s+[\w.]*?(?:\b|_)(?i:" + words + r")s?(?:\b|_)[\w.()]*\s*:",  # `for msg in consumer:`
         r"=\s*[\w.]+\.(?:" + "|".join(sorted(METHODS)) + r")\s*$",  # `get = self.queue.get`
-        # Loops the model takes for long-lived with no wait in sight (the wait may be in
-        # another module): a run/stop flag test, `while True`, `for _ in count()`.
-        r"\bwhile\b[^:]*?(?i:" + "|".join(sorted(FLAG_WORDS)) + r")",
-        r"\bwhile\s*\(?\s*(?:True|1)\s*\)?\s*:",
-        r"\bin\s+[\w.]*count\s*\(",
     ]
     if configured:
         sources.append(r"\b(?:" + "|".join(configured) + r")\b")

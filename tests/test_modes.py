@@ -7,6 +7,8 @@ import os
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 import swaplint.runner as runner
 from swaplint.cache import Cache
 from swaplint.engine import Settings
@@ -97,3 +99,28 @@ def test_the_text_screen_drops_no_rule_snippet(monkeypatch) -> None:
     screened = run()
     monkeypatch.setattr(engine, "_needles", lambda extra: re.compile(""))
     assert run() == screened
+
+
+LOOPS_WITHOUT_A_WAIT = [
+    "class R:\n    def run(self):\n        while self.running:\n            self.step()\n",
+    "class R:\n    def run(self):\n        while (\n            not self._stopping\n        ):\n            self.step()\n",
+    # (each body works inline -- `state.tick()` -- so that it is no driver loop)
+    "def main(state):\n    while (\n        True\n    ):\n        state.tick()\n",
+    "def main(state):\n    while 1:\n        state.tick()\n",
+    "import itertools\ndef main(state):\n    for _ in itertools.count():\n        state.tick()\n",
+    "from itertools import count\ndef main(state):\n    for i in count(1):\n        state.tick(i)\n",
+    "class E:\n    def run(self):\n        while self.should_keep_running():\n            self.queue_events(1)\n",
+]
+
+
+@pytest.mark.parametrize("source", LOOPS_WITHOUT_A_WAIT)
+def test_the_screen_admits_loops_without_a_wait(source: str, monkeypatch) -> None:
+    import re
+
+    import swaplint.engine as engine
+    from swaplint.engine import check_source
+
+    screened = [f.code for f in check_source(source.encode(), "s.py", Settings()).findings]
+    assert screened  # the model takes each for a long-lived loop
+    monkeypatch.setattr(engine, "_needles", lambda extra: re.compile(""))
+    assert [f.code for f in check_source(source.encode(), "s.py", Settings()).findings] == screened
