@@ -418,16 +418,58 @@ _WHILE = re.compile(r"while\b([^:]{0,200})")
 _FLAG_TEST = re.compile("|".join(sorted(FLAG_WORDS)), re.IGNORECASE)
 _ENDLESS_TEST = re.compile(r"\s*\(?\s*(?:True|1)\s*\)?\s*\Z")
 _COUNT = re.compile(r"count\s*\(")
+_EXIT = re.compile(r"(?:return|raise|break)\b")
+_LOOP_HEADER = re.compile(r"(?:async\s+)?(?:for|while)\b")
+_NESTED_SCOPE = re.compile(r"(?:async\s+def|def|class)\b|.*\blambda\b")
+
+
+def _leaves(text: str, body: int, indent: int) -> bool:
+    """Whether the ``while True:`` whose body starts at offset ``body`` surely has a way
+    out the model counts -- a ``return`` or ``raise`` anywhere in it, or a ``break`` that
+    is not inside a loop nested in it -- so that the model cannot take it for endless.
+    Unsure (a nested ``def``/``class``/``lambda``, a multi-line string, a body on the
+    header's line): False, and the file goes on to the model."""
+    end = text.find("\n", body)
+    if text[body : end if end >= 0 else len(text)].split("#", 1)[0].strip():
+        return False  # `while True: step()`: the body is on the header's line
+    nested: list[int] = []  # indents of loops nested in the body
+    position = end + 1 if end >= 0 else len(text)
+    while position < len(text):
+        end = text.find("\n", position)
+        line = text[position : end if end >= 0 else len(text)]
+        position = end + 1 if end >= 0 else len(text)
+        code = line.lstrip()
+        if not code or code.startswith("#"):
+            continue
+        depth = len(line[: len(line) - len(code)].expandtabs())
+        if depth <= indent:
+            return False  # the body ended without a way out
+        if '"""' in code or "'''" in code or _NESTED_SCOPE.match(code):
+            return False
+        while nested and depth <= nested[-1]:
+            nested.pop()
+        if _LOOP_HEADER.match(code):
+            nested.append(depth)
+            continue
+        exit_ = _EXIT.match(code)
+        if exit_ and (exit_.group() != "break" or not nested):
+            return True
+    return False
+
+
 _IN_BEFORE = re.compile(r"\bin\s+[\w.]*\Z")
 
 
 def _long_lived_loop(text: str) -> bool:
     for match in _WHILE.finditer(text):
         line_start = text.rfind("\n", 0, match.start()) + 1
-        if text[line_start : match.start()].strip():
+        indent = text[line_start : match.start()]
+        if indent.strip():
             continue  # "while" inside a line: prose, a string, `meanwhile`
         test = match.group(1)
-        if _FLAG_TEST.search(test) or _ENDLESS_TEST.match(test):
+        if _FLAG_TEST.search(test):
+            return True
+        if _ENDLESS_TEST.match(test) and not _leaves(text, match.end() + 1, len(indent.expandtabs())):
             return True
     for match in _COUNT.finditer(text):
         if _IN_BEFORE.search(text, max(0, match.start() - 60), match.start()):

@@ -348,3 +348,33 @@ def test_a_run_of_cache_hits_imports_no_engine(tmp_path: Path) -> None:
     assert "SWL" in runs[0].stdout and runs[1].stdout == runs[0].stdout  # the finding, then from the cache
     assert runs[0].stderr.strip().splitlines()[-1] != "[]"  # the first run checked the file
     assert runs[1].stderr.strip().splitlines()[-1] == "[]", runs[1].stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "admitted"),
+    [
+        # A way out the model counts: the file need not reach it.
+        ("def f(s):\n    while True:\n        s.step()\n        if s.done:\n            break\n", False),
+        ("def f(s):\n    while True:\n        s.step()\n        return s\n", False),
+        (
+            "def f(s):\n    while True:\n        if s.bad:\n            raise ValueError\n        s.step()\n",
+            False,
+        ),
+        # A break of a nested loop is no way out of this one.
+        (
+            "def f(s):\n    while True:\n        for x in s.items:\n            break\n        s.step()\n",
+            True,
+        ),
+        # Unsure: a nested def, a string, a body on the header's line, no exit at all.
+        ("def f(s):\n    while True:\n        def g():\n            return 1\n        s.step(g)\n", True),
+        ('def f(s):\n    while True:\n        s.log("""\nreturn\n""")\n', True),
+        ("def f(s):\n    while True: s.step()\n", True),
+        ("def f(s):\n    while True:\n        s.step()\n", True),
+    ],
+)
+def test_the_screen_lets_through_every_while_true_the_model_may_take_for_endless(
+    source: str, admitted: bool
+) -> None:
+    from swaplint.shapes import needles
+
+    assert needles().search(source) is admitted
