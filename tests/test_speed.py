@@ -378,3 +378,16 @@ def test_the_screen_lets_through_every_while_true_the_model_may_take_for_endless
     from swaplint.shapes import needles
 
     assert needles().search(source) is admitted
+
+
+def test_the_screen_exactness_script_finds_no_difference_on_the_examples() -> None:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "screen_exactness.py"
+    root = script.parents[1]
+    out = subprocess.run(
+        [sys.executable, str(script), str(root / "examples"), str(root / "tests" / "fixtures")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.rstrip().endswith("; 0 differ")
