@@ -1362,14 +1362,13 @@ def _until_complete(loop: LoopNode) -> bool:
         and _completion(loop.test, COMPLETION_WORDS | LEFT_WORDS)
     ):
         return True
-    rebound = _rebound(loop)
-    if isinstance(loop, ast.While) and _deadline(loop.test, rebound):
+    if isinstance(loop, ast.While) and _deadline(loop.test, loop):
         return True  # `while time.monotonic() < deadline:`
     for sub in _own_statements(loop):
         if isinstance(sub, ast.If) and _completion(sub.test):
             if any(isinstance(s, (ast.Break, ast.Return)) for s in sub.body):
                 return True
-        if isinstance(sub, ast.If) and _exit_check(sub) and _deadline(sub.test, rebound):
+        if isinstance(sub, ast.If) and _exit_check(sub) and _deadline(sub.test, loop):
             return True  # `if time.monotonic() >= deadline: raise TimeoutError`
         if isinstance(sub, ast.Call) and last_name(sub.func) == "settimeout" and sub.args:
             if any(
@@ -1405,22 +1404,31 @@ DEADLINE_WORDS = frozenset({"deadline", "expired", "expiry"})
 DURATION_WORDS = frozenset({"timeout", "limit", "max", "duration", "period"})
 
 
-def _deadline(test: ast.expr, rebound: set[str]) -> bool:
+def _deadline(test: ast.expr, loop: LoopNode) -> bool:
     """A test against a deadline fixed before the loop: ``time.monotonic() >= deadline``,
     ``time.time() - start > limit``, ``not timer.expired``. A comparison with anything the
     loop (or another thread) may move -- ``time.time() - self.last_seen > T``, a peer's
-    liveness -- is no deadline."""
+    liveness -- is no deadline. (What the loop assigns is looked up only for a test that
+    names a deadline or reads a clock: most loops have neither.)"""
+    rebound: set[str] | None = None
     for sub in ast.walk(test):
         name = sub.attr if isinstance(sub, ast.Attribute) else sub.id if isinstance(sub, ast.Name) else None
         if name is not None and shapes.name_words(name) & DEADLINE_WORDS:
             base = sub
             while isinstance(base, ast.Attribute):
                 base = base.value
+            rebound = _rebound(loop) if rebound is None else rebound
             if not (isinstance(base, ast.Name) and base.id in rebound):
                 return True
-        if isinstance(sub, ast.Compare) and _against_clock([sub.left, *sub.comparators], rebound):
-            return True
+        if isinstance(sub, ast.Compare) and _reads_clock(sub):
+            rebound = _rebound(loop) if rebound is None else rebound
+            if _against_clock([sub.left, *sub.comparators], rebound):
+                return True
     return False
+
+
+def _reads_clock(compare: ast.Compare) -> bool:
+    return any(isinstance(n, ast.Call) and last_name(n.func) in CLOCK_CALLS for n in ast.walk(compare))
 
 
 def _against_clock(operands: list[ast.expr], rebound: set[str]) -> bool:
