@@ -103,6 +103,11 @@ class PinnedLoop(Rule):
     severity = Severity.ERROR
 
     VALID = (
+        # A deadline from a setting: `start + self.clear_to_send_timeout` does not move.
+        "import time\nclass T:\n    def send(self, data):\n        start = time.time()\n        while True:\n"
+        "            self.clear.wait(0.1)\n            if self.clear.is_set():\n                break\n"
+        "            self.lock.release()\n"
+        "            if time.time() > start + self.clear_to_send_timeout:\n                raise TimeoutError\n",
         # Waits until a deadline fixed before the loop, then gives up: a bounded wait.
         "import time\ndef wait_ready(client, timeout):\n    deadline = time.monotonic() + timeout\n"
         "    while True:\n        if client.state() == 'up':\n            return\n"
@@ -128,6 +133,11 @@ class PinnedLoop(Rule):
         "    return buf\n",
     )
     INVALID = (
+        # `Optional[Queue]` names the queue's type: its `get()` waits.
+        "from typing import Optional\nfrom queue import Queue\nclass W:\n"
+        "    def __init__(self):\n        self.inbox: Optional[Queue] = None\n"
+        "    def run(self):\n        while True:\n            msg = self.inbox.get()\n"
+        "            if msg is None:\n                break\n            self.handle(msg)\n",
         # A run flag asked of the object; the wait is in a subclass elsewhere.
         "class Emitter:\n    def run(self):\n        while self.should_keep_running():\n"
         "            self.queue_events(1)\n",

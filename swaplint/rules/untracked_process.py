@@ -85,6 +85,13 @@ class UntrackedProcess(Rule):
     severity = Severity.WARNING
 
     VALID = (
+        # The thread's inner loop only waits for room (a value read to decide, under a lock).
+        "import threading, time\nclass F:\n    def start(self, chunks):\n"
+        "        t = threading.Thread(target=self.prefetch, args=(chunks,))\n        t.start()\n"
+        "    def prefetch(self, chunks):\n        for chunk in chunks:\n            while True:\n"
+        "                with self.lock:\n                    n = len(self.pending)\n"
+        "                    if n < 8:\n                        break\n                time.sleep(0.01)\n"
+        "            self.request(chunk)\n",
         "import threading\ndef worker(q):\n    while True:\n        q.get(timeout=1)\n"
         "workers = [threading.Thread(target=worker, args=(1,))]\nworkers[0].start()\n",
         # Not a loop function.
