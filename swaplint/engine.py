@@ -21,18 +21,20 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
+from swaplint.codes import CODES, MODEL_CODES, SYNTAX_ERROR, UNUSED_NOQA
 from swaplint.discovery import decode_source as decode_source
 from swaplint.findings import FileResult, Finding, Related, RuleError
-from swaplint.model import FileModel, build_model, release
-from swaplint.rules import ALL_CODES, MODEL_RULES, Report, SyntaxErrorRule, UnusedNoqa
-from swaplint.rules.unused_noqa import unused
 from swaplint.settings import DEFAULT_FIX_TIMEOUT as DEFAULT_FIX_TIMEOUT
 from swaplint.settings import DEFAULT_MAX_FILE_SIZE as DEFAULT_MAX_FILE_SIZE
 from swaplint.settings import Settings as Settings
 from swaplint.settings import module_name as module_name
 from swaplint.shapes import Screen, needles
+
+if TYPE_CHECKING:
+    from swaplint.model import FileModel
+    from swaplint.rules import Report, Rule
 
 # `# noqa`, `# noqa: SWL001, SWL003`, `# swaplint: ignore[SWL001,SWL003]`
 _NOQA = re.compile(
@@ -93,6 +95,8 @@ def is_suppressed(finding: Finding, lines: list[str]) -> bool:
 
 
 def _syntax_finding(path: str, line: int, column: int, message: str) -> Finding:
+    from swaplint.rules.syntax_error import SyntaxErrorRule  # only for a file that cannot be read
+
     return Finding(
         code=SyntaxErrorRule.code,
         name=SyntaxErrorRule.name,
@@ -214,13 +218,13 @@ def check_source(
         try:
             source = decode_source(source)
         except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
-            if SyntaxErrorRule.code in settings.enabled:
+            if SYNTAX_ERROR in settings.enabled:
                 result.findings.append(_syntax_finding(path, 1, 1, f"cannot decode file: {_one_line(exc)}"))
             return result
         start = _lap("decode", start)
-    rules = [r() for r in MODEL_RULES if r.code in settings.enabled]
-    syntax = SyntaxErrorRule.code in settings.enabled
-    screened_in = bool(rules) and _needles(settings.receive_calls + settings.spawn_calls).search(source)
+    codes = [code for code in MODEL_CODES if code in settings.enabled]
+    syntax = SYNTAX_ERROR in settings.enabled
+    screened_in = bool(codes) and _needles(settings.receive_calls + settings.spawn_calls).search(source)
     start = _lap("screen", start)
     if not screened_in:
         # No wait and no spawn anywhere: no rule can fire. Only a syntax error can be
@@ -234,7 +238,7 @@ def check_source(
         _lap("syntax check", start)
         return result
     with _no_gc():
-        _check_tree(source, path, settings, module, rules, result, start)
+        _check_tree(source, path, settings, module, codes, result, start)
     return result
 
 
@@ -243,14 +247,21 @@ def _check_tree(
     path: str,
     settings: Settings,
     module: str,
-    rules: list[Any],
+    codes: list[str],
     result: FileResult,
     start: float,
 ) -> None:
-    """Parse, model and run the rules into ``result``. The tree and the model are
-    dropped when this returns: the caller keeps the garbage collector paused until
-    then, so it never walks them (see :func:`_no_gc`)."""
-    syntax = SyntaxErrorRule.code in settings.enabled
+    """Parse, model and run the rules of ``codes`` into ``result``. The tree and the
+    model are dropped when this returns: the caller keeps the garbage collector paused
+    until then, so it never walks them (see :func:`_no_gc`).
+
+    The model and the rules are imported here, by the first file that needs them:
+    a run whose files the screen lets by never loads them."""
+    from swaplint.model import build_model, release
+    from swaplint.rules import RULES_BY_CODE
+
+    rules = [RULES_BY_CODE[code]() for code in codes]
+    syntax = SYNTAX_ERROR in settings.enabled
     used: set[tuple[int, str]] = set()  # (line, code) of every suppression that hid a finding
     tree = parse(source, path)
     start = _lap("parse", start)
@@ -318,13 +329,15 @@ def _unused_suppressions(
     lines: list[str] | None = None,
 ) -> None:
     """SWL100: suppression comments that hid nothing (decided after every other rule)."""
-    if UnusedNoqa.code not in settings.enabled or not _SWL_DIRECTIVE.search(source):
+    if UNUSED_NOQA not in settings.enabled or not _SWL_DIRECTIVE.search(source):
         return  # no directive names a swaplint code: nothing to tokenize (flake8's `# noqa` is common)
     whole_file = file_suppressions(source)
-    if whole_file is not None and (not whole_file or UnusedNoqa.code in whole_file):
+    if whole_file is not None and (not whole_file or UNUSED_NOQA in whole_file):
         return
+    from swaplint.rules.unused_noqa import unused
+
     lines = lines if lines is not None else source_lines(source)
-    found = unused(source, result.path, lines, used, settings.enabled, ALL_CODES)
+    found = unused(source, result.path, lines, used, settings.enabled, frozenset(CODES))
     result.findings.extend(f for f in found if not is_suppressed(f, lines))
 
 
@@ -342,7 +355,7 @@ def _position(node: ast.AST, lines: list[str]) -> tuple[int, int, int, int]:
     return line, column, end_line, end_column
 
 
-def _finding(rule: object, report: Report, model: FileModel, path: str, lines: list[str]) -> Finding:
+def _finding(rule: Rule, report: Report, model: FileModel, path: str, lines: list[str]) -> Finding:
     line, column, end_line, end_column = _position(report.node, lines)
     if report.at_name and isinstance(report.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         text = lines[line - 1] if 0 < line <= len(lines) else ""
@@ -354,15 +367,15 @@ def _finding(rule: object, report: Report, model: FileModel, path: str, lines: l
         end_line, end_column = line, column + report.length
     related = tuple(Related(*_position(node, lines)[:2], message) for node, message in report.related)
     return Finding(
-        code=rule.code,  # type: ignore[attr-defined]
-        name=rule.name,  # type: ignore[attr-defined]
+        code=rule.code,
+        name=rule.name,
         path=path,
         line=line,
         column=column,
         end_line=end_line,
         end_column=end_column,
         message=report.message,
-        severity=rule.severity,  # type: ignore[attr-defined]
+        severity=rule.severity,
         function=report.function.qualname if report.function is not None else None,
         help=report.help,
         reload_model=model.reload_model,
@@ -388,7 +401,7 @@ def check_file(
         return FileResult(path=shown, module=module, notice=f"skipped: {exc}")
     except OSError as exc:
         result = FileResult(path=shown, module=module)
-        if SyntaxErrorRule.code in settings.enabled:
+        if SYNTAX_ERROR in settings.enabled:
             reason = exc.strerror or str(exc) or type(exc).__name__
             result.findings.append(_syntax_finding(shown, 1, 1, f"cannot read file: {reason}"))
         return result

@@ -118,8 +118,26 @@ def test_the_version_is_the_packaged_one():
 
 
 def test_the_code_table_is_the_rule_registry():
-    from swaplint.codes import CODES
-    from swaplint.rules import ALL_CODES, RULES
+    from swaplint.codes import CODES, MODEL_CODES, SYNTAX_ERROR, UNUSED_NOQA
+    from swaplint.rules import ALL_CODES, MODEL_RULES, RULES, SyntaxErrorRule, UnusedNoqa
 
     assert tuple(rule.code for rule in RULES) == CODES
     assert frozenset(CODES) == ALL_CODES
+    assert tuple(rule.code for rule in MODEL_RULES) == MODEL_CODES
+    assert (SyntaxErrorRule.code, UnusedNoqa.code) == (SYNTAX_ERROR, UNUSED_NOQA)
+
+
+def test_a_file_the_screen_lets_by_loads_no_model_or_rules(tmp_path):
+    """An empty file (or any the screen lets by) is checked without importing the
+    model or the rules: start-up of a small run depends on it."""
+    import subprocess
+    import sys
+
+    (tmp_path / "empty.py").write_text("", encoding="utf-8")
+    probe = (
+        "import sys; from swaplint.engine import check_file; "
+        f"r = check_file({str(tmp_path / 'empty.py')!r}); "
+        "print(r.findings, sorted(m for m in sys.modules if m.startswith(('swaplint.model', 'swaplint.rules'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] []"

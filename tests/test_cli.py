@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 import swaplint
-from swaplint import engine
-from swaplint.rules import MODEL_RULES, RULES
+from swaplint.rules import RULES
 from swaplint.rules.tail_in_try import TailInTry
 from tests.conftest import CLEAN, FLAGGED, SWAPLINT, subprocess_env
 
@@ -196,8 +195,9 @@ class _CrashingTailInTry(TailInTry):
 
 @pytest.fixture
 def crashing_rule(monkeypatch):
-    rules = tuple(_CrashingTailInTry if r is TailInTry else r for r in MODEL_RULES)
-    monkeypatch.setattr(engine, "MODEL_RULES", rules)
+    import swaplint.rules
+
+    monkeypatch.setitem(swaplint.rules.RULES_BY_CODE, TailInTry.code, _CrashingTailInTry)
 
 
 def test_rule_crash_is_reported_and_run_goes_on(project, write, run, crashing_rule):

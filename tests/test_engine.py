@@ -228,12 +228,12 @@ def test_a_crashing_rule_is_reported_and_the_others_still_run(monkeypatch):
 
 
 def test_an_engine_crash_is_a_rule_error(monkeypatch):
-    import swaplint.engine
+    import swaplint.model
 
     def boom(*args, **kwargs):
         raise ValueError("model bug")
 
-    monkeypatch.setattr(swaplint.engine, "build_model", boom)
+    monkeypatch.setattr(swaplint.model, "build_model", boom)
     result = check_source("def worker(q):\n    while True:\n        q.get()\n", "w.py")
     assert result.findings == []
     assert [(e.code, e.error) for e in result.errors] == [("engine", "ValueError: model bug")]
