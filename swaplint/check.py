@@ -14,7 +14,6 @@ for the whole run. Command-line choices are layered on top of each.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 from collections import Counter
@@ -22,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from swaplint.config import (
     CONFIG_FILENAMES,
@@ -46,8 +45,7 @@ class CheckError(Exception):
     """A problem that stops the whole run (bad configuration, bad git ref): exit 2."""
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """What to check and how: the command line's choices, all optional."""
 
     paths: tuple[str, ...] = ()
@@ -357,7 +355,7 @@ def _fix(outcome: Outcome, configs: Configs, base: Path) -> None:
             text = data.decode(encoding)
         except (SyntaxError, UnicodeDecodeError, LookupError):
             continue
-        settings = dataclasses.replace(configs.settings_for(target), max_file_size=0)
+        settings = configs.settings_for(target)._replace(max_file_size=0)
 
         from swaplint.fixer import fix_text, unified_diff  # only when a file is to be fixed
 
@@ -431,7 +429,7 @@ def _add_noqa(outcome: Outcome, configs: Configs) -> None:
             outcome.notices.append(f"{result.path}: cannot write noqa directives: {exc.strerror or exc}")
             continue
         outcome.noqa_added += count
-        settings = dataclasses.replace(configs.settings_for(disk), max_file_size=0)
+        settings = configs.settings_for(disk)._replace(max_file_size=0)
         outcome.results[index] = _lint(new, path=result.path, settings=settings, module=result.module)
 
 
@@ -500,4 +498,4 @@ def lint_text(source: str, path: str, *, cwd: str | os.PathLike[str] | None = No
     if is_path_excluded(path, configs.excluder(config), cwd=str(config.root)):
         return FileResult(path=path)
     settings = configs.settings_for(path)
-    return _lint(source, path=path, settings=dataclasses.replace(settings, max_file_size=0), module=None)
+    return _lint(source, path=path, settings=settings._replace(max_file_size=0), module=None)

@@ -15,13 +15,10 @@ a field of the same name to :class:`CheckOptions`; :func:`run_check` reads it.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, TypeVar
 
 import click
 
@@ -314,8 +311,7 @@ CHECK_OPTIONS: list[Callable[[F], F]] = [
 ]
 
 
-@dataclass(frozen=True)
-class CheckOptions:
+class CheckOptions(NamedTuple):
     """The parsed options of ``swaplint check`` (one field per option)."""
 
     paths: tuple[str, ...] = ()
@@ -459,7 +455,7 @@ def run_check(opts: CheckOptions) -> int:
     if outcome.fixed_stdin is not None:
         sys.stdout.write(outcome.fixed_stdin)  # as ruff: the fixed source, and the rest on stderr
         sys.stdout.flush()
-        opts = dataclasses.replace(opts, output_file=None, quiet=True)
+        opts = opts._replace(output_file=None, quiet=True)
         return _report_fixed(outcome, opts, stream=sys.stderr)
 
     findings = outcome.findings
@@ -613,6 +609,8 @@ def write_statistics(report: RunReport, stream: TextIO, output_format: str) -> N
     ]
     rows.sort(key=lambda r: (-int(r["count"]), str(r["code"])))
     if output_format == "json":
+        import json
+
         json.dump(rows, stream, indent=2)
         stream.write("\n")
         return
@@ -662,6 +660,8 @@ def rule_command(code: Any, output_format: str, no_color: bool) -> None:
     rule = code
     stdout = sys.stdout
     if output_format.lower() == "json":
+        import json
+
         json.dump(_rule_json(rule), stdout, indent=2)
         stdout.write("\n")
         return
@@ -706,6 +706,8 @@ def rules_command(output_format: str, no_color: bool) -> None:
 
     stdout = sys.stdout
     if output_format.lower() == "json":
+        import json
+
         json.dump([_rule_json(r) for r in RULES], stdout, indent=2)
         stdout.write("\n")
         return

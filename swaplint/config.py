@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from swaplint.codes import CODES
 from swaplint.findings import ReloadModel
@@ -111,8 +111,7 @@ def _relative_posix(path: str | os.PathLike[str], base: Path, prefix: str | None
     return text.replace(os.sep, "/") if os.sep != "/" else text
 
 
-@dataclass(frozen=True)
-class PerFileIgnore:
+class PerFileIgnore(NamedTuple):
     pattern: str
     codes: frozenset[str]
 
@@ -188,20 +187,25 @@ def find_config_file(
 
 
 def _has_swaplint_table(pyproject: Path, on_unreadable: Callable[[Path, str], None] | None = None) -> bool:
-    import tomllib  # only when there is a pyproject.toml to read
-
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        raw = pyproject.read_bytes()
     except OSError as exc:
         if on_unreadable is not None:
             on_unreadable(pyproject, exc.strerror or str(exc))
         return False
+    # A TOML key spells `swaplint` in its own letters or, in a quoted key, with
+    # \u escapes: a file with neither holds no swaplint table, and is not parsed.
+    if b"swaplint" not in raw and b"\\u" not in raw and b"\\U" not in raw:
+        return False
+    import tomllib  # only when there is a pyproject.toml that may hold the table
+
+    try:
+        # Decoded as load_config reads it (newlines translated).
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        data = tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         # A broken pyproject.toml that might hold our table: load_config reports it.
-        try:
-            return "[tool.swaplint" in pyproject.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return False
+        return b"[tool.swaplint" in raw
     tool = data.get("tool")
     return isinstance(tool, dict) and "swaplint" in tool
 
@@ -405,8 +409,7 @@ def expand_selectors(selectors: Iterable[str]) -> frozenset[str]:
     return frozenset(result)
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """One layer of rule selection (the file's, then the command line's)."""
 
     select: Sequence[str] | None = None

@@ -29,7 +29,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from swaplint.config import PatternSet
 
@@ -69,8 +69,7 @@ _Chain = tuple[tuple[str, "pathspec.PathSpec[Any]"], ...]
 PYTHON_SUFFIXES: tuple[str, ...] = (".py", ".pyi")
 
 
-@dataclass(frozen=True)
-class SourceFile:
+class SourceFile(NamedTuple):
     """A file to check: where it is, and how findings will name it."""
 
     disk_path: str
@@ -82,8 +81,7 @@ SKIPPED_SUFFIXES: tuple[tuple[str, str], ...] = ((".ipynb", "a Jupyter notebook 
 _SKIPPED = dict(SKIPPED_SUFFIXES)
 
 
-@dataclass(frozen=True)
-class Skipped:
+class Skipped(NamedTuple):
     """A path discovery left out, and why ("cannot read directory: Permission denied")."""
 
     path: str

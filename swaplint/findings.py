@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Severity(enum.StrEnum):
@@ -49,8 +49,7 @@ class Applicability(enum.StrEnum):
     DISPLAY_ONLY = "display-only"  # a shape to follow, written from the code it replaces
 
 
-@dataclass(frozen=True, order=True)
-class Edit:
+class Edit(NamedTuple):
     """Replace the text from (line, column) up to (end_line, end_column) with ``content``.
 
     Lines and columns are 1-based characters, the end is exclusive (as a finding's);
@@ -82,8 +81,7 @@ class Edit:
         )
 
 
-@dataclass(frozen=True)
-class Fix:
+class Fix(NamedTuple):
     """What to write instead, generated from the flagged code.
 
     ``snippet`` shows the shape to follow. A fix with ``edits`` can be applied by
@@ -118,8 +116,7 @@ class Fix:
         )
 
 
-@dataclass(frozen=True)
-class Verification:
+class Verification(NamedTuple):
     """The verdict ``--verify`` attached to a finding, with the evidence for it."""
 
     status: VerdictStatus
@@ -134,8 +131,7 @@ class Verification:
         return cls(VerdictStatus(data["status"]), str(data["evidence"]), tuple(map(str, data["messages"])))
 
 
-@dataclass(frozen=True)
-class Related:
+class Related(NamedTuple):
     """A second place that explains a finding: the wait, the re-entry, the spawned loop."""
 
     line: int
@@ -230,8 +226,7 @@ class Finding:
         )
 
 
-@dataclass(frozen=True)
-class RuleError:
+class RuleError(NamedTuple):
     """A rule (or the engine) crashed on one file. The run goes on; the CLI reports it."""
 
     code: str  # the rule's code, or "engine"

@@ -33,7 +33,7 @@ import enum
 import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from swaplint import shapes, tailpos
 from swaplint.findings import ReloadModel
@@ -221,8 +221,7 @@ class Wait:
     loops: tuple[LoopNode, ...] = ()
 
 
-@dataclass(frozen=True, eq=False)
-class WaitPath:
+class WaitPath(NamedTuple):
     """A wait a loop reaches, and the helper calls it goes through."""
 
     wait: Wait
@@ -379,8 +378,7 @@ def _node_fields(kind: type[ast.AST]) -> tuple[str, ...]:
     return fields
 
 
-@dataclass(frozen=True)
-class _Ctx:
+class _Ctx(NamedTuple):
     function: Function | None = None
     cls: ClassInfo | None = None
     loops: tuple[LoopNode, ...] = ()

@@ -34,8 +34,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from swaplint.discovery import read_regular_file
 from swaplint.findings import FileResult, Finding, RuleError
@@ -89,8 +88,7 @@ MIN_PARALLEL_FILES_SPAWN = 48
 MIN_PARALLEL_BYTES_SPAWN = 2 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(NamedTuple):
     """One file to check: where it is on disk, how findings name it, with what settings."""
 
     disk_path: str

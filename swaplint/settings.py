@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from swaplint.codes import CODES
 from swaplint.findings import ReloadModel
@@ -19,28 +19,23 @@ DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
 DEFAULT_FIX_TIMEOUT = 1.0
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """What the engine needs to know besides the source: which rules, which extra calls."""
 
     #: Codes of the rules to report (default: every rule).
-    enabled: frozenset[str] = field(default_factory=lambda: _all_codes())
+    enabled: frozenset[str] = frozenset(CODES)
     #: Extra dotted names that block like a receive (``receive-calls``).
     receive_calls: tuple[str, ...] = ()
     #: Extra dotted names that start a process (``spawn-calls``).
     spawn_calls: tuple[str, ...] = ()
     #: Roots for module names (``src``), as absolute or working-directory-relative paths.
-    src: tuple[str, ...] = field(default=())
+    src: tuple[str, ...] = ()
     #: Which reload semantics findings are decided under (``reload-model``).
     reload_model: ReloadModel = ReloadModel.AUTO
     #: Larger files are skipped with a notice (``max-file-size``, bytes; 0: no limit).
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     #: The timeout fixes give a wait that has none (``fix-timeout``, seconds).
     fix_timeout: float = DEFAULT_FIX_TIMEOUT
-
-
-def _all_codes() -> frozenset[str]:
-    return frozenset(CODES)
 
 
 def module_name(

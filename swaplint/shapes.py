@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class WaitKind(enum.StrEnum):
@@ -35,8 +35,7 @@ class Default(enum.StrEnum):
     TIMEOUT = "timeout"  # it wakes up by itself (sleep, serve_forever's poll interval)
 
 
-@dataclass(frozen=True)
-class Timeout:
+class Timeout(NamedTuple):
     """Where a call takes its timeout, and what its values mean."""
 
     keywords: tuple[str, ...] = ("timeout",)
@@ -45,8 +44,7 @@ class Timeout:
     zero: Default = Default.POLL  # what a literal 0 means (redis' blpop: forever)
 
 
-@dataclass(frozen=True)
-class Shape:
+class Shape(NamedTuple):
     """A call that may wait. ``name`` is a method name, or a dotted function name."""
 
     name: str
@@ -336,8 +334,7 @@ TIMEOUT_WRAPPERS = {"asyncio.wait_for": Timeout(("timeout",), 1)}
 TIMEOUT_CONTEXTS = frozenset({"asyncio.timeout", "asyncio.timeout_at", "async_timeout.timeout"})
 
 
-@dataclass(frozen=True)
-class SpawnShape:
+class SpawnShape(NamedTuple):
     """A call that starts a thread, task or process running ``target``."""
 
     name: str  # a constructor's last component, a method name, or a dotted function name

@@ -33,11 +33,12 @@ def test_deep_nesting_is_swl999_for_that_file_only(project, write, run):
 
 def test_recursion_in_the_analysis_is_swl999_not_an_engine_crash(monkeypatch):
     import swaplint.engine as engine
+    import swaplint.model
 
     def deep(*args, **kwargs):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(engine, "build_model", deep)
+    monkeypatch.setattr(swaplint.model, "build_model", deep)
     result = engine.check_source(LOOP, "w.py")
     assert result.errors == []
     (finding,) = result.findings
@@ -109,14 +110,14 @@ def test_an_unreadable_pyproject_notice_through_the_finder(tmp_path, monkeypatch
 
     toml = tmp_path / "pyproject.toml"
     toml.write_text('[tool.swaplint]\nignore = ["SWL003"]\n')
-    real = Path.read_text
+    real = Path.read_bytes
 
-    def denied(self: Path, *args: object, **kwargs: object) -> str:
+    def denied(self: Path) -> bytes:
         if self == toml:
             raise PermissionError(13, "Permission denied")
-        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+        return real(self)
 
-    monkeypatch.setattr(Path, "read_text", denied)
+    monkeypatch.setattr(Path, "read_bytes", denied)
     heard: list[str] = []
     assert find_config_file(tmp_path, on_unreadable=lambda p, why: heard.append(why)) is None
     assert heard == ["Permission denied"]

@@ -35,6 +35,30 @@ def test_pyproject_without_table_is_skipped(project, write, run):
     assert [c for _, c in found(result)] == ["SWL003"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[tool."swap\\u006cint"]\nselect = ["SWL003"]\n',  # the key spelled with an escape
+        'tool = { "swaplint" = { select = ["SWL003"] } }\n',
+        '[tool . swaplint]\r\nselect = ["SWL003"]\r\n',
+    ],
+)
+def test_pyproject_table_found_however_spelled(project, write, text):
+    """Discovery reads a pyproject.toml only when its text may name swaplint; every way
+    TOML can spell the key must still be found."""
+    (project / "pyproject.toml").write_bytes(text.encode())
+    assert find_config_file(project) == project / "pyproject.toml"
+    assert load_config(project / "pyproject.toml").select == ("SWL003",)
+
+
+def test_pyproject_that_never_names_swaplint_is_not_parsed(project, write, monkeypatch):
+    write("pyproject.toml", '[project]\nname = "x"\n[tool.ruff]\nline-length = 99\n')
+    import tomllib
+
+    monkeypatch.setattr(tomllib, "loads", lambda *a, **k: pytest.fail("parsed"))
+    assert find_config_file(project) is None
+
+
 def test_precedence_in_one_directory(project, write):
     write("pyproject.toml", '[tool.swaplint]\nselect = ["SWL001"]\n')
     assert find_config_file(project) == project / "pyproject.toml"
