@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from swaplint.findings import Applicability, Fix
 from swaplint.model import FileModel, Function, Via
@@ -22,8 +22,9 @@ _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
-@dataclass
-class _Ctx:
+class _Ctx(NamedTuple):
+    """What every rewrite of one file reads: its model, its text and its tree."""
+
     model: FileModel
     source: Source
     tree: ast.Module
