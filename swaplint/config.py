@@ -112,6 +112,8 @@ def _relative_posix(path: str | os.PathLike[str], base: Path, prefix: str | None
 
 
 class PerFileIgnore(NamedTuple):
+    """One ``per-file-ignores`` entry: a pattern and the codes it turns off."""
+
     pattern: str
     codes: frozenset[str]
 

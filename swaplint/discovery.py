@@ -93,6 +93,8 @@ class Skipped(NamedTuple):
 
 @dataclass
 class Discovery:
+    """What a walk over the command line's paths found."""
+
     files: list[SourceFile] = field(default_factory=list)
     #: Paths from the command line that do not exist, as given.
     missing: list[str] = field(default_factory=list)

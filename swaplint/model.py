@@ -182,6 +182,8 @@ class Function:
 
 @dataclass(eq=False)
 class ClassInfo:
+    """A class of the file, and its methods by name."""
+
     node: ast.ClassDef
     qualname: str
     methods: dict[str, Function] = field(default_factory=dict)
@@ -267,6 +269,8 @@ class Via(enum.StrEnum):
 
 @dataclass(eq=False)
 class ReEntry:
+    """A call by which a loop function re-enters itself (directly, or via a helper)."""
+
     call: ast.Call
     caller: Function
     callee: Function
@@ -302,6 +306,8 @@ class Cycle:
 
 @dataclass(eq=False)
 class Spawn:
+    """A thread, task or process started on a function of this file."""
+
     node: ast.Call  # the call that starts it (or makes the handle)
     target: Function
     label: str  # "threading.Thread(...).start()"
@@ -311,6 +317,8 @@ class Spawn:
 
 @dataclass
 class FileModel:
+    """The facts of one file that every rule reads: functions, waits, loops, cycles, spawns."""
+
     module: str
     reload_model: ReloadModel
     functions: list[Function] = field(default_factory=list)
@@ -987,7 +995,7 @@ class _Waits:
                 wait = Default.TIMEOUT
         return self._wait(info, shape.kind, wait, label, name, receiver_text)
 
-    def _queue_get(self, call: ast.Call, receiver: str, words: set[str]) -> Default | None:
+    def _queue_get(self, call: ast.Call, receiver: str, words: frozenset[str]) -> Default | None:
         keywords = {k.arg for k in call.keywords}
         if None in keywords or keywords - {"block", "timeout"} or len(call.args) > 2:
             return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 
@@ -369,15 +370,20 @@ SPAWN_FUNCTIONS: dict[str, SpawnShape] = {
 }
 
 
-def name_words(name: str) -> set[str]:
-    """The lower-case words of an identifier: ``_inQueue`` -> {"in", "queue"}."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return {w for w in spaced.lower().split("_") if w}
+_CAMEL_HUMP = re.compile(r"([a-z0-9])([A-Z])")
+
+
+@lru_cache(maxsize=8192)
+def name_words(name: str) -> frozenset[str]:
+    """The lower-case words of an identifier: ``_inQueue`` -> {"in", "queue"}.
+    (Remembered: the model asks for the same few names over and over.)"""
+    spaced = _CAMEL_HUMP.sub(r"\1_\2", name)
+    return frozenset(w for w in spaced.lower().split("_") if w)
 
 
 def last_word(name: str) -> str:
     """The last lower-case word of an identifier: ``connection_pools`` -> ``pools``."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    spaced = _CAMEL_HUMP.sub(r"\1_\2", name)
     words = [w for w in spaced.lower().split("_") if w]
     return words[-1] if words else ""
 
