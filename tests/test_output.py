@@ -374,3 +374,13 @@ def test_escape_controls():
     assert escape_controls("plain\ttab é 😀") == "plain\ttab é 😀"
     assert escape_controls("\x00\x1b\x7f\x9b\u202e\u2066") == "\\x00\\x1b\\x7f\\x9b\\u202e\\u2066"
     assert escape_controls("a\nb\r", keep="\n") == "a\nb\\x0d"
+
+
+def test_caret_columns_count_display_cells():
+    """Carets line up under wide characters (two cells), tabs and escaped controls."""
+    from swaplint.output.text import _cells
+
+    assert _cells("q.get()", 2) == 2
+    assert _cells("東京 = q.get()", 2) == 4  # each ideograph is two cells wide
+    assert _cells("\tq.get()", 1) == text_format.TAB_WIDTH  # a tab is expanded
+    assert _cells("\x1bq", 1) == len("\\x1b")  # a control character is shown escaped

@@ -144,6 +144,9 @@ def _indent(line: str) -> int:
 
 def _cells(line: str, chars: int) -> int:
     """Display width of the first ``chars`` code points of ``line`` (escaped, tabs expanded)."""
-    from rich.cells import cell_len
+    shown = escape_controls(line[: max(chars, 0)]).expandtabs(TAB_WIDTH)
+    if shown.isascii():
+        return len(shown)  # control characters are escaped: one cell each
+    from rich.cells import cell_len  # wide and zero-width characters
 
-    return cell_len(escape_controls(line[: max(chars, 0)]).expandtabs(TAB_WIDTH))
+    return cell_len(shown)
