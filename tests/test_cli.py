@@ -93,6 +93,19 @@ def test_version(project, run):
         assert result.stdout.strip() == f"swaplint {swaplint.__version__}"
 
 
+def test_python_dash_m_swaplint_is_the_command(project, write):
+    write("server.py", FLAGGED)
+    result = subprocess.run(
+        [sys.executable, "-m", "swaplint", "check", "--no-cache", "--format", "concise", "server.py"],
+        cwd=project,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "server.py:" in result.stdout and "SWL00" in result.stdout
+
+
 # -- rule selection -----------------------------------------------------------------------
 
 
