@@ -232,7 +232,7 @@ def stage_times(listing: Path, cwd: Path, env: dict[str, str]) -> dict[str, floa
 def swaplint_argv(
     files: list[str], *, jobs: int | None, cache_dir: str | None, fmt: str = "json"
 ) -> list[str]:
-    argv = [sys.executable, "-m", "swaplint.cli", "check", "--format", fmt, "-o", os.devnull]
+    argv = [sys.executable, "-m", "swaplint", "check", "--format", fmt, "-o", os.devnull]
     if jobs is not None:
         argv += ["--jobs", str(jobs)]
     argv += ["--no-cache"] if cache_dir is None else ["--cache-dir", cache_dir]
@@ -246,7 +246,7 @@ def hook_argv(root: Path) -> list[str]:
     entry = next(line.split(":", 1)[1] for line in hooks.splitlines() if line.strip().startswith("entry:"))
     program, *args = entry.split()
     assert program == "swaplint", entry
-    return [sys.executable, "-m", "swaplint.cli", *args]
+    return [sys.executable, "-m", "swaplint", *args]
 
 
 def _time_into(row: Row, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -384,6 +384,7 @@ def main() -> int:
                         swaplint_argv([str(empty)], jobs=None, cache_dir=None, fmt="text"),
                     ),
                     ("`python -c pass`, for scale", [sys.executable, "-c", "pass"]),
+                    ("`python -c 'import click'`: the CLI framework alone", [sys.executable, "-c", "import click"]),
                 ):
                     row = Row(corpus, "swaplint" if "python" not in what else "python", what)
                     for _ in range(15):

@@ -1194,16 +1194,14 @@ def _own_statements(node: LoopNode) -> Iterator[ast.AST]:
 def _exits(node: LoopNode) -> list[ast.stmt]:
     """``break`` statements of this loop and ``return`` statements inside it."""
     out: list[ast.stmt] = []
-    stack: list[tuple[ast.AST, bool]] = [(s, True) for s in node.body]
-    while stack:
+    stack: list[tuple[ast.stmt, bool]] = [(s, True) for s in node.body]
+    while stack:  # statements only: no expression holds a `return` or a `break`
         item, own = stack.pop()
-        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
         if isinstance(item, ast.Return) or (own and isinstance(item, ast.Break)):
             out.append(item)
         nested = isinstance(item, (ast.While, ast.For, ast.AsyncFor))
-        for child in ast.iter_child_nodes(item):
-            stack.append((child, own and not nested))
+        for suite, _ in tailpos.suites(item):  # none for a def or a class: a new frame
+            stack.extend((child, own and not nested) for child in suite)
     return out
 
 
@@ -1370,29 +1368,34 @@ def _until_complete(loop: LoopNode) -> bool:
         return True
     if isinstance(loop, ast.While) and _deadline(loop.test, loop):
         return True  # `while time.monotonic() < deadline:`
+    # `while self._workers: w = self._workers.pop()`: it ends when what it tests is empty
+    tested = (
+        ast.unparse(loop.test)
+        if isinstance(loop, ast.While) and isinstance(loop.test, (ast.Name, ast.Attribute))
+        else None
+    )
     for sub in _own_statements(loop):
-        if isinstance(sub, ast.If) and _completion(sub.test):
-            if any(isinstance(s, (ast.Break, ast.Return)) for s in sub.body):
+        if isinstance(sub, ast.If):
+            if _completion(sub.test) and any(isinstance(s, (ast.Break, ast.Return)) for s in sub.body):
                 return True
-        if isinstance(sub, ast.If) and _exit_check(sub) and _deadline(sub.test, loop):
-            return True  # `if time.monotonic() >= deadline: raise TimeoutError`
-        if isinstance(sub, ast.Call) and last_name(sub.func) == "settimeout" and sub.args:
-            if any(
-                "deadline" in shapes.name_words(last_name(a))
-                for a in ast.walk(sub.args[0])
-                if isinstance(a, ast.expr)
-            ):
-                return True  # `sock.settimeout(deadline.timeout())`: one exchange against a deadline
-    if isinstance(loop, ast.While) and isinstance(loop.test, (ast.Name, ast.Attribute)):
-        tested = ast.unparse(loop.test)
-        for sub in _own_statements(loop):  # `while self._workers: w = self._workers.pop()`
+            if _exit_check(sub) and _deadline(sub.test, loop):
+                return True  # `if time.monotonic() >= deadline: raise TimeoutError`
+        elif isinstance(sub, ast.Call):
+            name = last_name(sub.func)
+            if name == "settimeout" and sub.args:
+                if any(
+                    "deadline" in shapes.name_words(last_name(a))
+                    for a in ast.walk(sub.args[0])
+                    if isinstance(a, ast.expr)
+                ):
+                    return True  # `sock.settimeout(deadline.timeout())`: one exchange against a deadline
             if (
-                isinstance(sub, ast.Call)
+                tested is not None
                 and isinstance(sub.func, ast.Attribute)
-                and sub.func.attr.startswith("pop")
+                and name.startswith("pop")
+                and ast.unparse(sub.func.value) == tested
             ):
-                if ast.unparse(sub.func.value) == tested:
-                    return True
+                return True
     return False
 
 
