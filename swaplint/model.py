@@ -784,6 +784,8 @@ class _Resolver:
         for bound, value in col.handle_assigns:
             if self.is_self_module_expr(value):
                 self.bindings[bound] = module
+        #: The names of the file's defs: a callee is one of them, or no def of the file.
+        self.def_names = frozenset(fn.name for fn in col.functions)
 
     def resolve(self, expr: ast.expr, scope: Function | None = None) -> str | None:
         """The dotted name an expression refers to through imports; None if not imported."""
@@ -819,6 +821,11 @@ class _Resolver:
     def callee(self, func: ast.expr, caller: Function | None) -> tuple[Function, Via] | None:
         """The file's function a callee expression names, and how."""
         col = self.col
+        name = (
+            func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        )
+        if name not in self.def_names:
+            return None  # most calls: no def of this file has the name they call
         if isinstance(func, ast.Name):
             scope = caller
             while scope is not None:
@@ -1795,6 +1802,13 @@ def _sccs(functions: list[Function], edges: dict[Function, list[Function]]) -> I
                 yield component
 
 
+#: The last name of every call that may start something: a spawn function's, a spawn
+#: method, and ``start`` (``Thread(...).start()``).
+_SPAWN_ATTRIBUTES = frozenset(
+    {name.rsplit(".", 1)[-1] for name in shapes.SPAWN_FUNCTIONS} | set(shapes.SPAWN_METHODS) | {"start"}
+)
+
+
 class _Spawns:
     """Which calls start a thread, task or process running a loop, and drop its handle."""
 
@@ -1815,6 +1829,8 @@ class _Spawns:
     def started(self, call: ast.Call, caller: Function | None) -> tuple[Function, str, str] | None:
         """What a call starts: (target function, label, what), or None."""
         func = call.func
+        if not self.extra and isinstance(func, ast.Attribute) and func.attr not in _SPAWN_ATTRIBUTES:
+            return None  # `x.y(...)` resolves to `....y`: no spawn shape ends in `y`
         resolved = self.resolver.resolve(func, caller)
         dotted = dotted_name(func)
         if resolved in shapes.SPAWN_FUNCTIONS or (
