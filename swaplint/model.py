@@ -130,15 +130,20 @@ class Function:
 
     def uses(self, name: str) -> list[ast.AST]:
         """The parent node of every load of ``name`` in the function (nested defs aside)."""
-        out: list[ast.AST] = []
+        return self._loads.get(name, [])
+
+    @functools.cached_property
+    def _loads(self) -> dict[str, list[ast.AST]]:
+        """Name -> the parent node of every load of it: the body walked once, on the first ask."""
+        out: dict[str, list[ast.AST]] = {}
         stack: list[ast.AST] = list(self.node.body)
         while stack:
             parent = stack.pop()
             if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
                 continue
             for child in ast.iter_child_nodes(parent):
-                if isinstance(child, ast.Name) and child.id == name and isinstance(child.ctx, ast.Load):
-                    out.append(parent)
+                if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
+                    out.setdefault(child.id, []).append(parent)
                 stack.append(child)
         return out
 
