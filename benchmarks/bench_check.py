@@ -384,7 +384,10 @@ def main() -> int:
                         swaplint_argv([str(empty)], jobs=None, cache_dir=None, fmt="text"),
                     ),
                     ("`python -c pass`, for scale", [sys.executable, "-c", "pass"]),
-                    ("`python -c 'import click'`: the CLI framework alone", [sys.executable, "-c", "import click"]),
+                    (
+                        "`python -c 'import click'`: the CLI framework alone",
+                        [sys.executable, "-c", "import click"],
+                    ),
                 ):
                     row = Row(corpus, "swaplint" if "python" not in what else "python", what)
                     for _ in range(15):
