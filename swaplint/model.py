@@ -1380,6 +1380,8 @@ def _until_complete(loop: LoopNode) -> bool:
         return True
     if isinstance(loop, ast.While) and _deadline(loop.test, loop):
         return True  # `while time.monotonic() < deadline:`
+    if isinstance(loop, ast.While) and _until_set(loop.test):
+        return True  # `while status is None: status = poll()`
     # `while self._workers: w = self._workers.pop()`: it ends when what it tests is empty
     tested = (
         ast.unparse(loop.test)
@@ -1409,6 +1411,20 @@ def _until_complete(loop: LoopNode) -> bool:
             ):
                 return True
     return False
+
+
+def _until_set(test: ast.expr) -> bool:
+    """``while status is None:``, ``while self.response is None:``: the loop runs until
+    one value arrives (a child's exit status, a reply set by a callback), then ends. A
+    loop for the life of a process tests a flag or a queue, not for a missing value."""
+    return (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Is)
+        and dotted_name(test.left) is not None
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value is None
+    )
 
 
 def _exit_check(stmt: ast.If) -> bool:

@@ -116,6 +116,10 @@ class PinnedLoop(Rule):
         "class Transport:\n    def start(self, event):\n        while True:\n            event.wait(0.1)\n"
         "            if not self.active:\n                raise RuntimeError('failed')\n"
         "            if event.is_set():\n                break\n",
+        # Waits until one value arrives (here a child's exit status), then goes on.
+        "import os, time\ndef reap(pid):\n    status = None\n    while status is None:\n"
+        "        done, status = os.waitpid(pid, os.WNOHANG)\n        if done == 0:\n"
+        "            status = None\n            time.sleep(0.01)\n    return status\n",
         # `while 1` that an exception ends: the `try` around it catches StopIteration.
         "def drive(g):\n    try:\n        while 1:\n            g.send(None)\n    except StopIteration:\n        pass\n",
         # An atomic counter's get() never blocks: no wait, and the loop ends.
