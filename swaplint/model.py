@@ -1154,6 +1154,10 @@ def _timeout(call: ast.Call, spec: shapes.Timeout) -> Default:
     """How long the call may block, from its timeout argument."""
     given = _argument(call, spec.keywords, spec.position)
     if given is None:
+        # An argument named for a timeout is one, wherever the shape expects it:
+        # `bus.recv(self.timeout)` (python-can's recv takes the timeout first).
+        if any("timeout" in shapes.name_words(last_name(arg)) for arg in call.args):
+            return Default.TIMEOUT
         return spec.default
     if _is_constant(given, None):
         return Default.FOREVER

@@ -83,6 +83,25 @@ def test_messages_name_the_function_and_the_fix():
 
 
 @pytest.mark.parametrize(
+    ("call", "no_timeout"),
+    [
+        ("bus.recv(self.timeout)", False),  # python-can: the timeout comes first
+        ("bus.recv(timeout=self.timeout)", False),
+        ("sock.recv(4096)", True),  # a buffer size, not a timeout
+        ("sock.recv(self.chunk_size)", True),
+    ],
+)
+def test_an_argument_named_for_a_timeout_is_one(call, no_timeout):
+    """The message says "with no timeout" only when the wait has none."""
+    source = (
+        "class Rx:\n    def run(self, bus, sock):\n        while not self._stopped:\n"
+        f"            msg = {call}\n            self.handle(msg)\n"
+    )
+    (finding,) = [f for f in check_source(source, "rx.py").findings if f.code == "SWL006"]
+    assert finding.message.endswith("with no timeout") is no_timeout
+
+
+@pytest.mark.parametrize(
     ("line", "expected"),
     [
         ("x = 1", None),
