@@ -1360,8 +1360,9 @@ def _attempt(loop: LoopNode, exit: ast.stmt) -> bool:
 COMPLETION_WORDS = frozenset(
     {"fin", "done", "complete", "completed", "finished", "ready", "enough", "handshake"}
 )
-#: Words of a loop test that says the loop runs while work is left: ``while pending:``.
-LEFT_WORDS = frozenset({"remaining", "pending", "todo", "left"})
+#: Words of a loop test that says the loop runs while work is left: ``while pending:``,
+#: ``while port.in_waiting:`` (bytes waiting to be read: it drains them, then ends).
+LEFT_WORDS = frozenset({"remaining", "pending", "todo", "left", "waiting", "available"})
 
 
 def _completion(expr: ast.AST, words: frozenset[str] = COMPLETION_WORDS) -> bool:

@@ -103,6 +103,9 @@ class MissingAfter(Rule):
     severity = Severity.WARNING
 
     VALID = (
+        # Reads while bytes are waiting (pyserial's `in_waiting`): it drains them, then ends.
+        "class Port:\n    def flush(self):\n        while self.serial.in_waiting:\n"
+        "            self.serial.read()\n",
         # `os.pipe()` is a pair of descriptors: iterating it waits for nothing.
         "import os\nclass W:\n    def init(self):\n        self.PIPE = os.pipe()\n"
         "        for p in self.PIPE:\n            set_non_blocking(p)\n",
