@@ -137,6 +137,13 @@ class PinnedLoop(Rule):
         "    return buf\n",
     )
     INVALID = (
+        # Restores the connection for its whole life; the `done()` test in the `except`
+        # suite is how a failure leaves, not what the loop waits for.
+        "class Conn:\n    async def restorer(self):\n        while not self.is_closed:\n"
+        "            await self.restore_event.wait()\n            try:\n"
+        "                await self.reconnect()\n            except OSError as e:\n"
+        "                if not self.fail_fast.done():\n"
+        "                    self.fail_fast.set_exception(e)\n                    return\n",
         # `Optional[Queue]` names the queue's type: its `get()` waits.
         "from typing import Optional\nfrom queue import Queue\nclass W:\n"
         "    def __init__(self):\n        self.inbox: Optional[Queue] = None\n"
