@@ -1215,9 +1215,12 @@ def _exits(node: LoopNode) -> list[ast.stmt]:
         item, own = stack.pop()
         if isinstance(item, ast.Return) or (own and isinstance(item, ast.Break)):
             out.append(item)
-        nested = isinstance(item, (ast.While, ast.For, ast.AsyncFor))
+        if isinstance(item, (ast.While, ast.For, ast.AsyncFor)):
+            stack.extend((child, False) for child in item.body)  # a `break` there leaves the inner loop
+            stack.extend((child, own) for child in item.orelse)  # `for ...: ... else: break` leaves this one
+            continue
         for suite, _ in tailpos.suites(item):  # none for a def or a class: a new frame
-            stack.extend((child, own and not nested) for child in suite)
+            stack.extend((child, own) for child in suite)
     return out
 
 

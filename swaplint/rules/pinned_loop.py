@@ -120,6 +120,9 @@ class PinnedLoop(Rule):
         "import os, time\ndef reap(pid):\n    status = None\n    while status is None:\n"
         "        done, status = os.waitpid(pid, os.WNOHANG)\n        if done == 0:\n"
         "            status = None\n            time.sleep(0.01)\n    return status\n",
+        # The `break` in a `for` loop's `else` clause leaves the `while` around it.
+        "def cancel(ng, dg):\n    while True:\n        for x in ng:\n            if x in dg:\n"
+        "                break\n        else:\n            break\n        ng.remove(x)\n        dg.remove(x)\n",
         # `while 1` that an exception ends: the `try` around it catches StopIteration.
         "def drive(g):\n    try:\n        while 1:\n            g.send(None)\n    except StopIteration:\n        pass\n",
         # An atomic counter's get() never blocks: no wait, and the loop ends.
