@@ -1294,6 +1294,14 @@ class _Loops:
             paths.insert(0, WaitPath(iteration))
         kinds = {p.wait.kind for p in paths}
         exits = _exits(loop)
+        if any(isinstance(e, ast.Return) and _result(e.value, fn, self.resolver) for e in exits):
+            return None  # returns what it waited for: one receive, not a process loop
+        if any(_attempt(loop, e) for e in exits):
+            return None  # `try: attempt(); break`: it ends once an attempt succeeds
+        if (exits or (condition is Condition.FLAG and not _flag_test(loop))) and _returns_result_after(
+            fn, loop
+        ):
+            return None  # stops with what it read, and the function returns it
         if not paths:
             # No wait in sight (plain Python: it may be in another module): only a loop
             # that says it runs for good counts: `while True` with no way out, or a
@@ -1313,14 +1321,6 @@ class _Loops:
         ):
             return None  # a drain loop: it polls until the queue is empty, then ends
         # (`while not self._stopping: self.poll(); ...` polls until told to stop: a loop.)
-        if any(isinstance(e, ast.Return) and _result(e.value, fn, self.resolver) for e in exits):
-            return None  # returns what it waited for: one receive, not a process loop
-        if any(_attempt(loop, e) for e in exits):
-            return None  # `try: attempt(); break`: it ends once an attempt succeeds
-        if (exits or (condition is Condition.FLAG and not _flag_test(loop))) and _returns_result_after(
-            fn, loop
-        ):
-            return None  # stops with what it read, and the function returns it
         if WaitKind.RECEIVE not in kinds and WaitKind.LIBRARY not in kinds and _only_waits(loop):
             return None  # waits for a condition another thread sets: a join, not a loop
         receives = [p for p in paths if p.wait.kind is WaitKind.RECEIVE and not p.via]

@@ -120,6 +120,10 @@ class PinnedLoop(Rule):
         "import os, time\ndef reap(pid):\n    status = None\n    while status is None:\n"
         "        done, status = os.waitpid(pid, os.WNOHANG)\n        if done == 0:\n"
         "            status = None\n            time.sleep(0.01)\n    return status\n",
+        # Runs while the cursor is alive only until it has a document, and returns it.
+        "class Cursor:\n    def next(self):\n        while self.alive:\n"
+        "            doc = self._try_next(True)\n            if doc is not None:\n"
+        "                return doc\n        raise StopIteration\n",
         # The `break` in a `for` loop's `else` clause leaves the `while` around it.
         "def cancel(ng, dg):\n    while True:\n        for x in ng:\n            if x in dg:\n"
         "                break\n        else:\n            break\n        ng.remove(x)\n        dg.remove(x)\n",
