@@ -1591,7 +1591,21 @@ def _flag_test(loop: LoopNode) -> bool:
             leaves.append(sub.attr)
         elif isinstance(sub, ast.Name):
             leaves.append(sub.id)
-    return bool(leaves) and all(shapes.name_words(name) & shapes.FLAG_WORDS for name in leaves)
+    if not leaves or not all(shapes.name_words(name) & shapes.FLAG_WORDS for name in leaves):
+        return False
+    # `while run: ... run.ops ...`: a name the loop uses as an object (pymongo's current
+    # bulk run) is the data it walks, not a run flag, which is only ever tested.
+    tested = {
+        sub.id
+        for sub in ast.walk(loop.test)
+        if isinstance(sub, ast.Name) and id(sub) not in inner and id(sub) not in called
+    }
+    return not tested or not any(
+        isinstance(sub, (ast.Attribute, ast.Subscript))
+        and isinstance(sub.value, ast.Name)
+        and sub.value.id in tested
+        for sub in _own_statements(loop)
+    )
 
 
 def _endless(loop: LoopNode, exits: list[ast.stmt], fn: Function) -> bool:

@@ -120,6 +120,9 @@ class PinnedLoop(Rule):
         "import os, time\ndef reap(pid):\n    status = None\n    while status is None:\n"
         "        done, status = os.waitpid(pid, os.WNOHANG)\n        if done == 0:\n"
         "            status = None\n            time.sleep(0.01)\n    return status\n",
+        # `run` is the batch it works through (it reads `run.ops`), not a run flag.
+        "class Bulk:\n    def execute(self, generator):\n        run = next(generator, None)\n"
+        "        while run:\n            self.send(run.ops)\n            run = next(generator, None)\n",
         # Runs while the cursor is alive only until it has a document, and returns it.
         "class Cursor:\n    def next(self):\n        while self.alive:\n"
         "            doc = self._try_next(True)\n            if doc is not None:\n"
