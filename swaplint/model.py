@@ -1321,6 +1321,8 @@ class _Loops:
         ):
             return None  # a drain loop: it polls until the queue is empty, then ends
         # (`while not self._stopping: self.poll(); ...` polls until told to stop: a loop.)
+        if _exits_once_ready(loop, paths):
+            return None  # `ready = select(...); if ready: return`: it waits for one event
         if WaitKind.RECEIVE not in kinds and WaitKind.LIBRARY not in kinds and _only_waits(loop):
             return None  # waits for a condition another thread sets: a join, not a loop
         receives = [p for p in paths if p.wait.kind is WaitKind.RECEIVE and not p.via]
@@ -1428,6 +1430,29 @@ def _until_complete(loop: LoopNode) -> bool:
             ):
                 return True
     return False
+
+
+def _exits_once_ready(loop: LoopNode, paths: list[WaitPath]) -> bool:
+    """``readable = select(sock, timeout=0.5); if readable: return``: the loop leaves as
+    soon as its own wait delivers, so it waits for one event. (``if not data: break``
+    leaves at the end of a stream, and ``if msg == 'quit': break`` on one message: both
+    are loops that handle what they receive.)"""
+    # (an event's `wait(t)` is how a loop sleeps until told to stop: `if stopped: break`)
+    waited = {id(p.wait.node) for p in paths if not p.via and p.wait.kind is not WaitKind.TIMER}
+    got: set[str] = set()  # names bound to what a wait of this loop returned
+    for sub in _own_statements(loop):
+        if isinstance(sub, ast.Assign) and len(sub.targets) == 1 and isinstance(sub.targets[0], ast.Name):
+            value = sub.value.value if isinstance(sub.value, ast.Await) else sub.value
+            if id(value) in waited:
+                got.add(sub.targets[0].id)
+    return bool(got) and any(
+        isinstance(sub, ast.If)
+        and isinstance(sub.test, ast.Name)
+        and sub.test.id in got
+        and not sub.orelse
+        and isinstance(sub.body[-1], (ast.Return, ast.Break))
+        for sub in _own_statements(loop)
+    )
 
 
 def _until_set(test: ast.expr) -> bool:

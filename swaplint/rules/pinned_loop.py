@@ -120,6 +120,11 @@ class PinnedLoop(Rule):
         "import os, time\ndef reap(pid):\n    status = None\n    while status is None:\n"
         "        done, status = os.waitpid(pid, os.WNOHANG)\n        if done == 0:\n"
         "            status = None\n            time.sleep(0.01)\n    return status\n",
+        # Waits until the socket is readable, then returns: one event, not a loop for good.
+        "def wait_for_read(conn, sock):\n    while True:\n"
+        "        readable = conn.checker.select(sock, read=True, timeout=0.5)\n"
+        "        if conn.cancelled:\n            raise RuntimeError('cancelled')\n"
+        "        if readable:\n            return\n",
         # `run` is the batch it works through (it reads `run.ops`), not a run flag.
         "class Bulk:\n    def execute(self, generator):\n        run = next(generator, None)\n"
         "        while run:\n            self.send(run.ops)\n            run = next(generator, None)\n",
@@ -147,6 +152,10 @@ class PinnedLoop(Rule):
         "    return buf\n",
     )
     INVALID = (
+        # A heartbeat thread: the event's wait is its sleep, and setting the event stops it.
+        "class Heartbeat:\n    def loop(self):\n        while not self.terminate.is_set():\n"
+        "            stop = self.terminate.wait(self.interval)\n            if stop:\n"
+        "                break\n            self.transport.send_heartbeat()\n",
         # Restores the connection for its whole life; the `done()` test in the `except`
         # suite is how a failure leaves, not what the loop waits for.
         "class Conn:\n    async def restorer(self):\n        while not self.is_closed:\n"
