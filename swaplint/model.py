@@ -1316,6 +1316,12 @@ class _Loops:
             p.wait.kind is WaitKind.POLL and _inside(p.wait.node, loop.test) for p in paths
         ):
             return None  # `while poll(): take()`: it runs while something is there, then ends
+        if isinstance(loop, ast.While) and any(
+            not p.wait.forever and not p.via and _unawaited(loop.test) is p.wait.node for p in paths
+        ):
+            return None  # `while event.wait(timeout=5):`: it ends the first time a wait times out
+        if any(not p.wait.forever and not p.via for p in paths) and _ended_by_timeout(loop, fn):
+            return None  # `try: while True: q.get(timeout=1) ... except Empty:`: ends when idle
         if kinds == {WaitKind.POLL} and (
             exits or _only_waits(loop) or not (_spins(loop) or _flag_test(loop))
         ):
@@ -1430,6 +1436,10 @@ def _until_complete(loop: LoopNode) -> bool:
             ):
                 return True
     return False
+
+
+def _unawaited(expr: ast.expr) -> ast.expr:
+    return expr.value if isinstance(expr, ast.Await) else expr
 
 
 def _exits_once_ready(loop: LoopNode, paths: list[WaitPath]) -> bool:
@@ -1668,6 +1678,16 @@ def _ended_by_exception(loop: LoopNode, fn: Function) -> bool:
                 names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
                 if any(last_name(name) not in BROAD_EXCEPTIONS for name in names):
                     return True
+    return False
+
+
+def _ended_by_timeout(loop: LoopNode, fn: Function) -> bool:
+    """The loop is the body of a ``try`` that catches a timeout (``asyncio.TimeoutError``,
+    ``queue.Empty``): the first wait that times out ends it."""
+    for node in ast.walk(fn.node):
+        if isinstance(node, (ast.Try, ast.TryStar)) and any(stmt is loop for stmt in node.body):
+            if any(h.type is not None and _timeout_handler(ast.unparse(h.type)) for h in node.handlers):
+                return True
     return False
 
 

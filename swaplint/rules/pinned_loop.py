@@ -125,6 +125,13 @@ class PinnedLoop(Rule):
         "        readable = conn.checker.select(sock, read=True, timeout=0.5)\n"
         "        if conn.cancelled:\n            raise RuntimeError('cancelled')\n"
         "        if readable:\n            return\n",
+        # Drains what is there: the first `get` that times out raises Empty, which ends it.
+        "import queue\ndef drain(q, client):\n    try:\n        while True:\n"
+        "            message = q.get(timeout=1)\n            client.publish(message.topic, b'')\n"
+        "    except queue.Empty:\n        pass\n",
+        # Runs while events keep coming: the first wait that times out ends it.
+        "class Client:\n    def connect(self):\n        while self.event.wait(timeout=5):\n"
+        "            self.event.clear()\n            self.count += 1\n",
         # `run` is the batch it works through (it reads `run.ops`), not a run flag.
         "class Bulk:\n    def execute(self, generator):\n        run = next(generator, None)\n"
         "        while run:\n            self.send(run.ops)\n            run = next(generator, None)\n",
