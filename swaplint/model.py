@@ -1329,6 +1329,8 @@ class _Loops:
         # (`while not self._stopping: self.poll(); ...` polls until told to stop: a loop.)
         if _exits_once_ready(loop, paths):
             return None  # `ready = select(...); if ready: return`: it waits for one event
+        if _nonblocking_drain(loop, exits):
+            return None  # `except BlockingIOError: break`: it reads what is there, then ends
         if WaitKind.RECEIVE not in kinds and WaitKind.LIBRARY not in kinds and _only_waits(loop):
             return None  # waits for a condition another thread sets: a join, not a loop
         receives = [p for p in paths if p.wait.kind is WaitKind.RECEIVE and not p.via]
@@ -1436,6 +1438,47 @@ def _until_complete(loop: LoopNode) -> bool:
             ):
                 return True
     return False
+
+
+#: What a non-blocking read raises when nothing is left to read.
+WOULD_BLOCK = frozenset({"BlockingIOError", "SSLWantReadError", "WouldBlock"})
+
+
+def _nonblocking_drain(loop: LoopNode, exits: list[ast.stmt]) -> bool:
+    """``try: data = sock.recv(n) except BlockingIOError: break``: the socket is
+    non-blocking, and the loop leaves when it has read all there was."""
+    leaving = {id(e) for e in exits}
+    for sub in _own_statements(loop):
+        if isinstance(sub, (ast.Try, ast.TryStar)):
+            for handler in sub.handlers:
+                if handler.type is None:
+                    continue
+                names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+                if any(last_name(n) in WOULD_BLOCK for n in names) and any(
+                    id(stmt) in leaving for stmt in handler.body
+                ):
+                    return True
+    return False
+
+
+#: Event-loop methods that schedule a callback to run on their own.
+_SCHEDULING = frozenset({"call_soon", "call_soon_threadsafe", "call_later", "call_at"})
+
+
+def _stop_scheduled(wait: Wait) -> bool:
+    """``loop.call_soon(loop.stop); loop.run_forever()``: it runs until the stop it
+    scheduled first (one pass of the event loop)."""
+    if wait.function is None or wait.receiver is None:
+        return False
+    return any(
+        info.node.lineno <= getattr(wait.node, "lineno", 0)
+        and last_name(info.node.func) in _SCHEDULING  # not `add_signal_handler(SIGINT, loop.stop)`
+        and any(
+            isinstance(arg, ast.Attribute) and arg.attr == "stop" and dotted_name(arg.value) == wait.receiver
+            for arg in info.node.args
+        )
+        for info in wait.function.calls
+    )
 
 
 def _unawaited(expr: ast.expr) -> ast.expr:
@@ -2077,7 +2120,7 @@ def build_model(
     in_sites = {id(p.wait.node) for s in model.loops for p in s.waits}
     for wait in model.waits:
         if wait.kind is WaitKind.LIBRARY and wait.function is not None and id(wait.node) not in in_sites:
-            if not wait.loops and not _in_test(wait.function, module):
+            if not wait.loops and not _in_test(wait.function, module) and not _stop_scheduled(wait):
                 model.loops.append(
                     LoopSite(
                         node=wait.node,

@@ -82,8 +82,9 @@ STREAM_WORDS = frozenset(
     }
 )
 #: Words of names iterated as a source of messages: ``for msg in consumer``,
-#: ``async for msg in websocket``, ``for line in sock_file``.
-ITERATION_WORDS = STREAM_WORDS - {"client", "channel"} | {
+#: ``async for msg in websocket``, ``for line in self.rfile``. A socket is not iterable
+#: (``for s in sock`` walks a list of them), nor is a client or a channel.
+ITERATION_WORDS = STREAM_WORDS - {"client", "channel", "sock", "socket"} | {
     "consumer",
     "subscriber",
     "subscription",

@@ -132,6 +132,15 @@ class PinnedLoop(Rule):
         # Runs while events keep coming: the first wait that times out ends it.
         "class Client:\n    def connect(self):\n        while self.event.wait(timeout=5):\n"
         "            self.event.clear()\n            self.count += 1\n",
+        # A socket is not iterable: `for s in sock` walks a list of sockets.
+        "def bind_all(runner, sock):\n    sites = []\n    for s in sock:\n"
+        "        sites.append(runner.site(s))\n    return sites\n",
+        # A non-blocking socket: it reads what is there, and BlockingIOError ends it.
+        "class Tun:\n    def read_ready(self):\n        while True:\n            try:\n"
+        "                data = self.sock.recv(65540)\n            except BlockingIOError:\n"
+        "                break\n            self.protocol.data_received(data)\n",
+        # One pass of the event loop: the stop is scheduled before it runs.
+        "def run_once(loop):\n    loop.call_soon(loop.stop)\n    loop.run_forever()\n",
         # `run` is the batch it works through (it reads `run.ops`), not a run flag.
         "class Bulk:\n    def execute(self, generator):\n        run = next(generator, None)\n"
         "        while run:\n            self.send(run.ops)\n            run = next(generator, None)\n",
@@ -159,6 +168,9 @@ class PinnedLoop(Rule):
         "    return buf\n",
     )
     INVALID = (
+        # A server's main thread: `loop.stop` only runs on Ctrl-C.
+        "import signal\ndef main(loop):\n    loop.add_signal_handler(signal.SIGINT, loop.stop)\n"
+        "    loop.run_forever()\n",
         # A heartbeat thread: the event's wait is its sleep, and setting the event stops it.
         "class Heartbeat:\n    def loop(self):\n        while not self.terminate.is_set():\n"
         "            stop = self.terminate.wait(self.interval)\n            if stop:\n"
