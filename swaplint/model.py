@@ -1406,19 +1406,21 @@ def _until_complete(loop: LoopNode) -> bool:
         if isinstance(loop, ast.While) and isinstance(loop.test, (ast.Name, ast.Attribute))
         else None
     )
-    on_error = {
-        id(sub) for h in _own_statements(loop) if isinstance(h, ast.ExceptHandler) for sub in ast.walk(h)
-    }
+    on_error: set[int] | None = None  # what the loop's `except` suites hold, found when needed
     for sub in _own_statements(loop):
         if isinstance(sub, ast.If):
             # `if fut.done(): break` waits for one thing; the same test in an `except`
             # suite is how a failure leaves (aio-pika's fail-fast), not what the loop waits for.
-            if (
-                id(sub) not in on_error
-                and _completion(sub.test)
-                and any(isinstance(s, (ast.Break, ast.Return)) for s in sub.body)
-            ):
-                return True
+            if _completion(sub.test) and any(isinstance(s, (ast.Break, ast.Return)) for s in sub.body):
+                if on_error is None:
+                    on_error = {
+                        id(inner)
+                        for handler in _own_statements(loop)
+                        if isinstance(handler, ast.ExceptHandler)
+                        for inner in ast.walk(handler)
+                    }
+                if id(sub) not in on_error:
+                    return True
             if _exit_check(sub) and _deadline(sub.test, loop):
                 return True  # `if time.monotonic() >= deadline: raise TimeoutError`
         elif isinstance(sub, ast.Call):
