@@ -73,6 +73,11 @@ def dotted_name(node: ast.expr) -> str | None:
     return ".".join(reversed(parts))
 
 
+def _unawaited(expr: ast.expr) -> ast.expr:
+    """``await f()`` -> ``f()``; anything else as it is."""
+    return expr.value if isinstance(expr, ast.Await) else expr
+
+
 def last_name(node: ast.expr) -> str:
     """The last identifier of an expression: ``self._inbox`` -> ``_inbox``; calls look through."""
     while isinstance(node, ast.Call):
@@ -1346,7 +1351,7 @@ class _Loops:
 
 
 def _is_call(expr: ast.expr) -> bool:
-    return isinstance(expr.value if isinstance(expr, ast.Await) else expr, ast.Call)
+    return isinstance(_unawaited(expr), ast.Call)
 
 
 def _result(value: ast.expr | None, fn: Function, resolver: _Resolver) -> bool:
@@ -1354,7 +1359,7 @@ def _result(value: ast.expr | None, fn: Function, resolver: _Resolver) -> bool:
     re-entry into a function of the file (the runtime's upgrade path)."""
     if value is None or _is_constant(value, None):
         return False
-    inner = value.value if isinstance(value, ast.Await) else value
+    inner = _unawaited(value)
     if isinstance(inner, ast.Call):
         return resolver.callee(inner.func, fn) is None
     return True
@@ -1455,8 +1460,7 @@ def _nonblocking_drain(loop: LoopNode, exits: list[ast.stmt]) -> bool:
             for handler in sub.handlers:
                 if handler.type is None:
                     continue
-                names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-                if any(last_name(n) in WOULD_BLOCK for n in names) and any(
+                if any(last_name(n) in WOULD_BLOCK for n in _caught(handler.type)) and any(
                     id(stmt) in leaving for stmt in handler.body
                 ):
                     return True
@@ -1483,10 +1487,6 @@ def _stop_scheduled(wait: Wait) -> bool:
     )
 
 
-def _unawaited(expr: ast.expr) -> ast.expr:
-    return expr.value if isinstance(expr, ast.Await) else expr
-
-
 def _exits_once_ready(loop: LoopNode, paths: list[WaitPath]) -> bool:
     """``readable = select(sock, timeout=0.5); if readable: return``: the loop leaves as
     soon as its own wait delivers, so it waits for one event. (``if not data: break``
@@ -1497,8 +1497,7 @@ def _exits_once_ready(loop: LoopNode, paths: list[WaitPath]) -> bool:
     got: set[str] = set()  # names bound to what a wait of this loop returned
     for sub in _own_statements(loop):
         if isinstance(sub, ast.Assign) and len(sub.targets) == 1 and isinstance(sub.targets[0], ast.Name):
-            value = sub.value.value if isinstance(sub.value, ast.Await) else sub.value
-            if id(value) in waited:
+            if id(_unawaited(sub.value)) in waited:
                 got.add(sub.targets[0].id)
     return bool(got) and any(
         isinstance(sub, ast.If)
@@ -1712,28 +1711,32 @@ BROAD_EXCEPTIONS = frozenset(
 )
 
 
-def _ended_by_exception(loop: LoopNode, fn: Function) -> bool:
-    """``try: while 1: y = g.send(x) ... except StopIteration: pass``: the loop is the
-    body of a ``try`` that catches a particular exception, which is how it ends."""
+def _caught(kind: ast.expr) -> list[ast.expr]:
+    """The exceptions an ``except`` clause names: ``(A, B)`` -> ``[A, B]``."""
+    return kind.elts if isinstance(kind, ast.Tuple) else [kind]
+
+
+def _caught_around(loop: LoopNode, fn: Function) -> Iterator[ast.expr]:
+    """What the ``try`` statements whose body holds the loop catch (``except:`` aside)."""
     for node in ast.walk(fn.node):
         if isinstance(node, (ast.Try, ast.TryStar)) and any(stmt is loop for stmt in node.body):
             for handler in node.handlers:
-                if handler.type is None:
-                    continue
-                names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-                if any(last_name(name) not in BROAD_EXCEPTIONS for name in names):
-                    return True
-    return False
+                if handler.type is not None:
+                    yield handler.type
+
+
+def _ended_by_exception(loop: LoopNode, fn: Function) -> bool:
+    """``try: while 1: y = g.send(x) ... except StopIteration: pass``: the loop is the
+    body of a ``try`` that catches a particular exception, which is how it ends."""
+    return any(
+        last_name(name) not in BROAD_EXCEPTIONS for kind in _caught_around(loop, fn) for name in _caught(kind)
+    )
 
 
 def _ended_by_timeout(loop: LoopNode, fn: Function) -> bool:
     """The loop is the body of a ``try`` that catches a timeout (``asyncio.TimeoutError``,
     ``queue.Empty``): the first wait that times out ends it."""
-    for node in ast.walk(fn.node):
-        if isinstance(node, (ast.Try, ast.TryStar)) and any(stmt is loop for stmt in node.body):
-            if any(h.type is not None and _timeout_handler(ast.unparse(h.type)) for h in node.handlers):
-                return True
-    return False
+    return any(_timeout_handler(ast.unparse(kind)) for kind in _caught_around(loop, fn))
 
 
 def _counting(loop: LoopNode) -> bool:
@@ -1777,7 +1780,7 @@ def _waits_and_exits(suite: list[ast.stmt], tested: set[str]) -> bool:
         ):
             continue  # `n = len(pending)`, then `if n < limit: break`
         if isinstance(stmt, ast.Expr):
-            value = stmt.value.value if isinstance(stmt.value, ast.Await) else stmt.value
+            value = _unawaited(stmt.value)
             if isinstance(value, ast.Call) and last_name(value.func) in (
                 "sleep",
                 "wait",
